@@ -24,7 +24,7 @@ setuptools.setup(
                  'License :: ' + lic[1], 'Natural Language :: ' + cfg['language']] +
                 ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
     packages=setuptools.find_packages(include=['fastlit', 'fastlit.*']),
-    include_package_data=True, package_data={'fastlit': ['samples/*.tgz']},
+    include_package_data=True, package_data={'fastlit': ['samples/*.tgz', 'samples/*.md']},
     install_requires=cfg['requirements'].split(),
     extras_require={'dev': cfg['dev_requirements'].split()},
     python_requires='>=' + min_python, zip_safe=False,
