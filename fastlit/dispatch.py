@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['typedispatch', 'dispatch_types', 'TypeDispatch', 'DispatchReg', 'retain_meta', 'cast', 'retain_type', 'retain_types']
 
-# %% ../nbs/00_dispatch.ipynb #656e57f5
+# %% ../nbs/00_dispatch.ipynb #bb8fc686
 import inspect, types, typing, functools
 from collections.abc import Callable
 from copy import copy
 import numpy as np
 from fastcore.xtras import is_listy
 
-# %% ../nbs/00_dispatch.ipynb #4eb9d111
+# %% ../nbs/00_dispatch.ipynb #2f53685a
 def _expand(t) -> tuple:
     "The concrete types an annotation stands for: unions and tuples become their members."
     if t is inspect.Parameter.empty or t is typing.Any or t is None: return (object,)
@@ -28,11 +28,12 @@ def dispatch_types(f:Callable) -> list:
     params = [p for p in inspect.signature(f).parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if params and params[0].name in ('self', 'cls'): params = params[1:]
-    anns = [_expand(hints.get(p.name, inspect.Parameter.empty)) for p in params[:2]]
+    anns = [_expand(hints.get(p.name, inspect.Parameter.empty)) if i == 0 or p.default is p.empty else (object,)
+            for i, p in enumerate(params[:2])]
     while len(anns) < 2: anns.append((object,))
     return anns
 
-# %% ../nbs/00_dispatch.ipynb #4e85364f
+# %% ../nbs/00_dispatch.ipynb #6bfa7d94
 class TypeDispatch:
     "Dictionary-like object that calls the function registered for the most specific types of the first two arguments."
     def __init__(self, funcs=(), name:str=None):
@@ -94,7 +95,7 @@ class TypeDispatch:
         if inst is None: return self
         return _BoundDispatch(self, inst)
 
-# %% ../nbs/00_dispatch.ipynb #3feaf17a
+# %% ../nbs/00_dispatch.ipynb #e47614ce
 class _BoundDispatch:
     "A `TypeDispatch` bound to an instance, dispatching on the arguments that follow it."
     def __init__(self, td, inst): self.td, self.inst = td, inst
@@ -108,7 +109,7 @@ class _BoundDispatch:
     def returns(self, x): return self.td.returns(x)
     def __repr__(self): return f"bound {self.td!r}"
 
-# %% ../nbs/00_dispatch.ipynb #9f3238c5
+# %% ../nbs/00_dispatch.ipynb #c068fa2f
 class DispatchReg:
     "A registry of `TypeDispatch` objects by function name, used as the `typedispatch` decorator."
     def __init__(self): self.d = {}
@@ -119,7 +120,7 @@ class DispatchReg:
 
 typedispatch = DispatchReg()
 
-# %% ../nbs/00_dispatch.ipynb #a6ab1894
+# %% ../nbs/00_dispatch.ipynb #55b09faf
 def retain_meta(x, res, as_copy:bool=False):
     "Copy the metadata of `x` onto `res` when `res`'s type knows how (`set_meta`)."
     if hasattr(res, 'set_meta'): res.set_meta(x, as_copy=as_copy)

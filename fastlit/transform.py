@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['Transform', 'ItemTransform', 'InplaceTransform', 'DisplayedTransform', 'mk_transform', 'compose_tfms', 'Pipeline']
 
-# %% ../nbs/02_transform.ipynb #41ed384a
+# %% ../nbs/02_transform.ipynb #ba2fa74d
 import inspect, typing
 from collections.abc import Callable
 from fastcore.foundation import L
@@ -13,7 +13,7 @@ from fastcore.basics import camel2snake, instantiate
 from fastcore.xtras import is_listy
 from .dispatch import TypeDispatch, cast, retain_type, retain_meta
 
-# %% ../nbs/02_transform.ipynb #0e74be12
+# %% ../nbs/02_transform.ipynb #812e5d43
 class _TfmDispatch(TypeDispatch):
     "A `TypeDispatch` that falls back on the tables of parent classes (`bases`) when it has no match of its own."
     _generation = 0  # bumped by every `add`, so that children's caches notice a parent's new function
@@ -51,7 +51,7 @@ class _TfmDispatch(TypeDispatch):
 
     def __len__(self): return len(self.all_funcs())
 
-# %% ../nbs/02_transform.ipynb #81b5c20f
+# %% ../nbs/02_transform.ipynb #cf3eb3a3
 _TFM_METHODS = ('encodes', 'decodes', 'setups')
 
 class _TfmDict(dict):
@@ -92,7 +92,7 @@ class _TfmMeta(type):
         sig = inspect.signature(cls.__init__)
         return sig.replace(parameters=list(sig.parameters.values())[1:])
 
-# %% ../nbs/02_transform.ipynb #6235d4bb
+# %% ../nbs/02_transform.ipynb #bd512f07
 _RETURNS = {}
 
 def _returns(f) -> type|None:
@@ -114,7 +114,7 @@ def _fn_name(f) -> str:
     "A readable name for a function or callable object."
     return getattr(f, '__name__', None) or type(f).__name__
 
-# %% ../nbs/02_transform.ipynb #f6ecc3e4
+# %% ../nbs/02_transform.ipynb #2cc46991
 class Transform(metaclass=_TfmMeta):
     "A step applied by type: `encodes` on call, `decodes` on `decode`, `setups` on `setup`, honouring `split_idx`."
     split_idx, order, train_setup, input_types = None, 0, None, None
@@ -205,7 +205,7 @@ class Transform(metaclass=_TfmMeta):
 
 _GENERIC_TFMS.add(Transform)
 
-# %% ../nbs/02_transform.ipynb #87dc7325
+# %% ../nbs/02_transform.ipynb #f68fdb5a
 class ItemTransform(Transform):
     "A transform that applies to the whole item (a tuple as a whole) rather than to each element."
     _retain = False
@@ -226,7 +226,7 @@ class DisplayedTransform(Transform):
 
 _GENERIC_TFMS.update({ItemTransform, InplaceTransform, DisplayedTransform})
 
-# %% ../nbs/02_transform.ipynb #93c5994e
+# %% ../nbs/02_transform.ipynb #cfbca9bb
 def mk_transform(f) -> Transform:
     "`f` as a `Transform` (or `Pipeline`): classes are instantiated, plain callables wrapped."
     f = instantiate(f)
@@ -252,7 +252,7 @@ def _tfm_name(t) -> str:
     n = t.name if type(t) in _GENERIC_TFMS else type(t).__name__
     return camel2snake(n)
 
-# %% ../nbs/02_transform.ipynb #4614a51b
+# %% ../nbs/02_transform.ipynb #42aceb55
 class _SetupView:
     "Lazy view of `items` with `tfms` applied on read; `.train`/`.valid` are views of the subsets."
     def __init__(self, items, tfms, split_idx=None): self.items, self.tfms, self.split_idx = items, list(tfms), split_idx
@@ -269,7 +269,7 @@ class _SetupView:
         return getattr(self.items, k)
     def __repr__(self): return f"_SetupView({len(self)} items through {[t.name for t in self.tfms]})"
 
-# %% ../nbs/02_transform.ipynb #42e5e410
+# %% ../nbs/02_transform.ipynb #eab95370
 class Pipeline:
     "Transforms sorted by `order`, applied in turn; decoded in reverse; set up in sequence."
     def __init__(self,
@@ -328,11 +328,11 @@ class Pipeline:
 
     def __getattr__(self, k):
         if k.startswith('_') or k == 'fs': raise AttributeError(k)
+        res = [v for t in self.fs if (v := getattr(t, k, None)) is not None]
+        if res: return res[0] if len(res) == 1 else L(res)
         for t in self.fs:
             if _tfm_name(t) == k: return t
-        res = [v for t in self.fs if (v := getattr(t, k, None)) is not None]
-        if not res: raise AttributeError(f"'Pipeline' object has no attribute {k!r}, and none of its transforms has one")
-        return res[0] if len(res) == 1 else L(res)
+        raise AttributeError(f"'Pipeline' object has no attribute {k!r}, and none of its transforms has one")
 
     def __dir__(self): return list(super().__dir__()) + [_tfm_name(t) for t in self.fs]
 
