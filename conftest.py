@@ -2,23 +2,55 @@
 
 Cells flagged with a `tst_flags` flag (`#| slow`, `#| cuda`) are skipped unless forced with
 `pytest --flags "slow cuda"`; cells marked `#| eval: false` never run; each notebook runs
-with its own folder as the working directory. A failure names the notebook, the cell and
-its source, then shows the traceback.
+with its own folder as the working directory, in a fresh Python process of its own (so classes,
+patches and settings made by one notebook never leak into the next). A failure names the
+notebook, the cell and its source, then shows the traceback.
 """
-import os, sys
+import json, os, subprocess, sys
 from pathlib import Path
-import pytest
 
-ROOT = Path(__file__).parent
+ROOT = Path(__file__).resolve().parent
+
+# Under `pytest -n N` each worker gets one thread for torch/BLAS: N workers on N cores, not N*N threads fighting.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(var, '1')
+
+
+def run_notebook(fn:Path, force_flags:set) -> dict:
+    "Execute notebook `fn` in this process; the outcome as a dict (`ok`, and the failing cell if not)."
+    from execnb.shell import CaptureShell
+    from nbdev.config import get_config
+    from nbdev.process import NBProcessor
+    from nbdev.frontmatter import FrontmatterProc
+    from fastcore.basics import str2bool
+    from fastcore.xtras import working_directory
+    os.environ['IN_TEST'] = '1'
+    os.environ.setdefault('MPLBACKEND', 'Agg')
+    if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+    flags = set(get_config(path=ROOT).tst_flags.split()) - force_flags
+    nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
+    if str2bool(getattr(nb, 'frontmatter_', {}).get('skip_exec', False)): return dict(ok=True, skipped='skip_exec')
+    shell = CaptureShell(fn)
+    with working_directory(fn.parent):
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != 'code' or 'nbdev_export(' in cell.source: continue
+            direc = getattr(cell, 'directives_', {}) or {}
+            if direc.get('eval:', [''])[0].lower() == 'false' or flags & direc.keys(): continue
+            shell.cell(cell)
+            if shell.exc: return dict(ok=False, idx=i, source=cell.source, tb=shell.prettytb(fname=fn))
+    return dict(ok=True)
+
+
+if __name__ == '__main__':  # the child process: run one notebook, report as JSON on the last line of stdout
+    res = run_notebook(Path(sys.argv[1]), set(sys.argv[2].split()))
+    print('\n' + json.dumps(res))
+    sys.exit(0)
+
+import pytest
 
 
 def pytest_addoption(parser):
     parser.addoption('--flags', default='', help='space-separated test flags to run (e.g. "slow cuda")')
-
-
-def _skip_flags():
-    from nbdev.config import get_config
-    return set(get_config(path=ROOT).tst_flags.split())
 
 
 def pytest_collect_file(file_path, parent):
@@ -36,30 +68,18 @@ class NotebookCellError(Exception):
 
 
 class NotebookItem(pytest.Item):
-    "One notebook, executed top to bottom in a fresh IPython shell."
+    "One notebook, executed top to bottom in a fresh Python process."
 
     def runtest(self):
-        from execnb.shell import CaptureShell
-        from nbdev.process import NBProcessor
-        from nbdev.frontmatter import FrontmatterProc
-        from fastcore.basics import str2bool
-        from fastcore.xtras import working_directory
-        os.environ['IN_TEST'] = '1'
-        os.environ.setdefault('MPLBACKEND', 'Agg')
-        if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
-        flags = _skip_flags() - set(self.config.getoption('flags').split())
-        fn = Path(self.path)
-        nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
-        if str2bool(getattr(nb, 'frontmatter_', {}).get('skip_exec', False)): pytest.skip('skip_exec in frontmatter')
-        shell = CaptureShell(fn)
-        with working_directory(fn.parent):
-            for i, cell in enumerate(nb.cells):
-                if cell.cell_type != 'code' or 'nbdev_export(' in cell.source: continue
-                direc = getattr(cell, 'directives_', {}) or {}
-                if direc.get('eval:', [''])[0].lower() == 'false' or flags & direc.keys(): continue
-                shell.cell(cell)
-                if shell.exc:
-                    raise NotebookCellError(fn.name, i, cell.source, shell.prettytb(fname=fn))
+        fn = Path(self.path).resolve()
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(fn), self.config.getoption('flags')],
+                              capture_output=True, text=True, cwd=fn.parent)
+        try: res = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            raise RuntimeError(f"{fn.name}: the notebook process died (exit code {proc.returncode}).\n"
+                               f"--- stdout ---\n{proc.stdout[-5000:]}\n--- stderr ---\n{proc.stderr[-5000:]}")
+        if res.get('skipped'): pytest.skip(res['skipped'])
+        if not res['ok']: raise NotebookCellError(fn.name, res['idx'], res['source'], res['tb'])
 
     def repr_failure(self, excinfo):
         e = excinfo.value

@@ -7,7 +7,7 @@ the median epoch time of each is reported per step.
 
 Usage: python bench/learner.py [--device cpu|cuda] [--repeats 7] [--quick]
 """
-import argparse, time, platform
+import argparse, statistics, time, platform
 from functools import partial
 import torch
 from torch import nn
@@ -54,39 +54,50 @@ def run_case(name, n_in, hidden, n_out, depth, bs, n_batches, opt_kind, device, 
     else:
         opt_func = partial(OptimWrapper, opt=torch.optim.AdamW)
         opt_raw = torch.optim.AdamW(m_raw.parameters(), lr=1e-3)
-    learn = Learner(DataLoaders(dl_learn, device=device), m_learn, loss_func=F.cross_entropy, opt_func=opt_func, lr=1e-3)
+    # wd_bn_bias=True: decay every parameter, as the raw loop's optimizer does (the default exempts biases and norms)
+    learn = Learner(DataLoaders(dl_learn, device=device), m_learn, loss_func=F.cross_entropy, opt_func=opt_func, lr=1e-3,
+                    wd_bn_bias=True)
     learn.logger = lambda row: None
     # warm up both (allocator, optimizer state, first-call costs)
     raw_epoch(m_raw, dl_raw, opt_raw, sync); learn.fit(1); sync()
     clock = time.process_time if device.type == 'cpu' else time.perf_counter
+    def timed(f):
+        t0 = clock(); f(); sync(); return clock() - t0
+    fit = lambda: learn.fit(1)
+    raw = lambda: raw_epoch(m_raw, dl_raw, opt_raw, sync)
     t_raw, t_learn = [], []
-    for _ in range(repeats):
-        t0 = clock(); raw_epoch(m_raw, dl_raw, opt_raw, sync); t_raw.append(clock() - t0)
-        t0 = clock(); learn.fit(1); sync(); t_learn.append(clock() - t0)
-    raw, lrn = min(t_raw)/n_batches, min(t_learn)/n_batches
-    return dict(case=name, opt=opt_kind, bs=bs, raw_us=raw*1e6, learn_us=lrn*1e6, overhead_us=(lrn - raw)*1e6, ratio=lrn/raw)
+    for i in range(repeats):                  # paired rounds, alternating which loop goes first
+        if i % 2: t_learn.append(timed(fit)); t_raw.append(timed(raw))
+        else:     t_raw.append(timed(raw)); t_learn.append(timed(fit))
+    ratios = sorted(l/r for l, r in zip(t_learn, t_raw))
+    diffs = sorted((l - r)/n_batches for l, r in zip(t_learn, t_raw))
+    q = lambda xs, f: xs[min(int(f*len(xs)), len(xs) - 1)]
+    return dict(case=name, opt=opt_kind, bs=bs, raw_us=statistics.median(t_raw)/n_batches*1e6,
+                learn_us=statistics.median(t_learn)/n_batches*1e6, overhead_us=statistics.median(diffs)*1e6,
+                ratio=statistics.median(ratios), ratio_lo=q(ratios, 0.25), ratio_hi=q(ratios, 0.75))
 
 
 CASES = [  # name, n_in, hidden, n_out, depth, bs, n_batches
     ('tiny linear (overhead-bound)', 16, 16, 2, 0, 16, 400),
-    ('MLP 256-512x2-10', 256, 512, 10, 2, 128, 200),
-    ('MLP 512-1024x3-10', 512, 1024, 10, 3, 256, 60),
+    ('MLP 256-512x2-10, bs 128', 256, 512, 10, 2, 128, 60),
+    ('MLP 512-1024x3-10, bs 256', 512, 1024, 10, 3, 256, 10),
 ]
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--device', default='cpu')
-    ap.add_argument('--repeats', type=int, default=15)
+    ap.add_argument('--repeats', type=int, default=21)
     ap.add_argument('--threads', type=int, default=1, help='torch intra-op threads (0: leave as is)')
     ap.add_argument('--quick', action='store_true', help='fewer batches (smoke test)')
     args = ap.parse_args()
     device = torch.device(args.device)
     if args.threads: torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {platform.machine()}, threads={torch.get_num_threads()}, device={device}")
-    print(f"{'case':32} {'optimizer':22} {'raw us/step':>12} {'Learner us/step':>16} {'overhead us':>12} {'ratio':>7}")
+    print(f"{'case':30} {'optimizer':13} {'raw us/step':>12} {'Learner us/step':>16} {'overhead us':>12} {'ratio (IQR)':>22}")
     for case in CASES:
         name, n_in, hidden, n_out, depth, bs, nb = case
         if args.quick: nb = max(nb//10, 5)
         for opt_kind in ('fastlit Adam', 'torch AdamW'):
             r = run_case(name, n_in, hidden, n_out, depth, bs, nb, opt_kind, device, args.repeats)
-            print(f"{r['case']:32} {r['opt']:22} {r['raw_us']:12.1f} {r['learn_us']:16.1f} {r['overhead_us']:12.1f} {r['ratio']:7.3f}")
+            print(f"{r['case']:30} {r['opt']:13} {r['raw_us']:12.1f} {r['learn_us']:16.1f} {r['overhead_us']:12.1f} "
+                  f"{r['ratio']:7.3f} ({r['ratio_lo']:.3f}-{r['ratio_hi']:.3f})")

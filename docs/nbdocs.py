@@ -71,8 +71,18 @@ def _docs_show_doc(sym, nm, title_level=3):
     if res is not None: return res
     import inspect
     from IPython.display import Markdown
-    doc = (inspect.getdoc(sym) or '').strip().split('\n\n')[0]
-    return Markdown(f"---\n\n{'#'*title_level} {nm}\n\n```\n{sym!r}\n```\n\n" + (f"*{doc}*" if doc else ''))
+    doc = (sym.__doc__ or '') if sym.__doc__ != type(sym).__doc__ else ''   # not the class's docstring
+    doc = f"*{inspect.cleandoc(doc).split(chr(10)*2)[0]}*" if doc.strip() else ''
+    funcs = getattr(sym, 'funcs', None)     # a type dispatcher: one line per registered function
+    if isinstance(funcs, dict):
+        seen, rows = set(), []
+        for k, f in funcs.items():
+            if id(f) in seen or not callable(f): continue
+            seen.add(id(f))
+            tps = ', '.join(getattr(t, '__name__', str(t)) for t in (k if isinstance(k, tuple) else (k,)) if t is not object)
+            rows.append(f"- `({tps or 'object'})`: {(inspect.getdoc(f) or '').split(chr(10))[0]}")
+        doc = '\n'.join(([doc, ''] if doc else []) + rows)
+    return Markdown(f"---\n\n{'#'*title_level} {nm}\n\n```\n{sym!r}\n```\n\n{doc}")
 
 def _docs_get(mod, nm):
     "`nm` as the notebook defines it, else from the exported module `mod`."
@@ -96,17 +106,17 @@ def _is_property(f) -> bool:
 def doc_names(cell, shown: set) -> list[tuple[str, int]]:
     "(name, heading level) for each definition in exported `cell` not in `shown`: classes, functions, documented methods."
     from nbdev.showdoc import showdoc_nm
-    res = []
+    res, shown = [], set(shown)
+    def add(nm, level):
+        if nm not in shown: res.append((nm, level)); shown.add(nm)   # once each (`@typedispatch` defines a name twice)
     for o in cell.parsed_() or []:
         if not isinstance(o, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): continue
         if o.name.startswith('_') and not o.name.startswith('__'): continue
-        for nm in (showdoc_nm(o) if isinstance(showdoc_nm(o), list) else [showdoc_nm(o)]):
-            if nm not in shown: res.append((nm, 3))
+        for nm in (showdoc_nm(o) if isinstance(showdoc_nm(o), list) else [showdoc_nm(o)]): add(nm, 3)
         if isinstance(o, ast.ClassDef):
             for f in o.body:
                 if (isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and not f.name.startswith('_')
-                        and ast.get_docstring(f) and not _is_property(f) and f'{o.name}.{f.name}' not in shown):
-                    res.append((f'{o.name}.{f.name}', 4))
+                        and ast.get_docstring(f) and not _is_property(f)): add(f'{o.name}.{f.name}', 4)
     return res
 
 def shown_names(cells) -> set:
@@ -194,7 +204,7 @@ def _auto_show_doc(shell, src, idx, expr, nm, level):
     c.directives_, c.auto = {}, True
     shell.cell(c)
     if shell.exc:
-        where = f'after cell {idx}' if idx is not None else 'at the end'
+        where = f'after cell {idx}' if idx is not None else 'at the end (it is in fastlit/_modidx.py: is that up to date? run nbdev_export)'
         raise CellError(f"{src.name}: documenting `{nm}` ({where}) failed: show_doc({expr}) raised\n"
                         f"{shell.prettytb(fname=src)}")
     return c
@@ -220,9 +230,10 @@ def show_doc_md(md: str, seen: set) -> str | None:
     hashes, name = m.groups()
     name = name.strip('`')
     body = s[m.end():].strip()
-    anchor = name.lower()
-    ident = '' if anchor in seen else f' id="{escape(anchor)}"'
+    anchor, k = name.lower(), 0     # nbdev's anchor; names equal but for case (`swish`, `Swish`) get `-1`, `-2`...
+    while anchor in seen: k += 1; anchor = f'{name.lower()}-{k}'
     seen.add(anchor)
+    ident = f' id="{escape(anchor)}"'
     srclink = f'<a class="api-source reference external" href="{escape(url)}">source</a>\n\n' if url else ''
     return (f'<div class="{API_ANCHOR}"{ident} data-name="{escape(name)}"></div>\n\n'
             f'{hashes} `{name}`\n\n{srclink}{body}\n')
@@ -496,9 +507,14 @@ def build(out: Path, jobs: int = 2, keep: Path | None = None, timeout: int = 120
     if dup:
         log(f'notebooks that would share a page: {[r for r, p in pages.items() if p in dup]}; rename one.'); return 1
     flags = ' '.join(cfg.get('tst_flags', '').split())
+    if out.exists() and any(out.iterdir()) and not (out/'searchindex.js').exists():
+        log(f'{out} is not empty and is not a site built before; give --out a new or empty folder.'); return 1
+    if out.exists(): shutil.rmtree(out)    # a failed build leaves no stale site behind
     work = Path(tempfile.mkdtemp(prefix='fastlit-docs-')) if keep is None else keep
     if keep is not None:
-        shutil.rmtree(work, ignore_errors=True); work.mkdir(parents=True)
+        if keep.exists() and any(keep.iterdir()) and not (keep/'.fastlit-docs-work').exists():
+            log(f'--keep {keep}: not empty and not an earlier --keep folder; give a new or empty folder.'); return 1
+        shutil.rmtree(work, ignore_errors=True); work.mkdir(parents=True); (work/'.fastlit-docs-work').touch()
     try:
         syms = load_modidx()
         log(f'executing {len(rels)} notebooks, {jobs} at a time')
@@ -524,7 +540,6 @@ def build(out: Path, jobs: int = 2, keep: Path | None = None, timeout: int = 120
         warns = warnfile.read_text(encoding='utf-8') if warnfile.exists() else ''
         if p.returncode != 0 or re.search(r':\s*(ERROR|CRITICAL|SEVERE)\b', warns):
             log('docs build FAILED: Sphinx could not render the notebooks (see the errors above).'); return 1
-        if out.exists(): shutil.rmtree(out)
         shutil.copytree(html, out)
         missing = [r for r in rels if not (out/(pages[r] + '.html')).exists()]
         if missing: log(f'docs build FAILED: no page was rendered for {missing}'); return 1

@@ -44,7 +44,7 @@ def test_show_doc_md():
     assert '<div class="api-anchor" id="foo.bar" data-name="Foo.bar"></div>' in md   # nbdev's anchor: lower case
     assert '### `Foo.bar`' in md and 'href="https://github.com/x/y/blob/main/m.py#L3"' in md and '{target' not in md
     assert '*Do `bar`.*' in md and not md.lstrip().startswith('---')
-    assert ' id=' not in show_doc_md(SD, seen).split('\n')[0]       # a second copy on the page gets no duplicate id
+    assert 'id="foo.bar-1"' in show_doc_md(SD.replace('Foo.bar', 'foo.Bar'), seen)   # same anchor but for case
     assert show_doc_md('| a | b |', set()) is None and show_doc_md('---\n\nno heading', set()) is None
 
 
@@ -155,4 +155,13 @@ def test_build_end_to_end(tmp_path, capfd):
     capfd.readouterr()
     assert nbdocs.build(out, nbs=nbs, jobs=2) == 1
     err = capfd.readouterr().err
+    assert not out.exists()                                                        # no stale site is left
     assert '02_bad.ipynb: cell 2 failed' in err and 'ZeroDivisionError' in err and '1/0' in err
+
+
+def test_build_refuses_to_delete_other_folders(tmp_path):
+    (tmp_path/'nbs').mkdir(); mk_nb(tmp_path/'nbs'/'index.ipynb', 'md: # Home')
+    (tmp_path/'precious').mkdir(); (tmp_path/'precious'/'data.txt').write_text('keep me')
+    assert nbdocs.build(tmp_path/'precious', nbs=tmp_path/'nbs') == 1
+    assert nbdocs.build(tmp_path/'site', nbs=tmp_path/'nbs', keep=tmp_path/'precious') == 1
+    assert (tmp_path/'precious'/'data.txt').read_text() == 'keep me'

@@ -179,10 +179,10 @@ def main(site: Path, exe: str, nbs: Path) -> int:
         rel = page.relative_to(site).as_posix()
         link = pick_link(page, site)
         check(link is not None, f'{rel} links to another page')
-        query = next(iter(re.findall(r'data-name="([^"]+)"', ''.join(p.read_text(encoding='utf-8') for p in html_pages(site)))), None)
-        query = query or want or 'fastlit'
-        # screenshot of the plot (the page scrolled to the section that holds it), before the harness runs a search
-        # (Sphinx keeps search terms in the browser's storage and would then highlight them)
+        named = [(f, m.group(1)) for f in html_pages(site) for m in [re.search(r'data-name="([^"]+)"', f.read_text(encoding='utf-8'))] if m]
+        qpage, query = (named[0][0].relative_to(site).as_posix(), unescape(named[0][1])) if named else ('index.html', want or 'fastlit')
+        # screenshot of the plot page scrolled to the plot, taken before the harness runs a search
+        # (Sphinx keeps search terms in the browser's storage and would then highlight them on every page)
         shot = site/'screenshot.png'
         Handler.harness = (SHOT_HTML % dict(page=json.dumps(rel), img=json.dumps(img))).encode()
         chromium(exe, profile, f'--screenshot={shot}', '--window-size=1280,1200', '--virtual-time-budget=10000',
@@ -210,7 +210,8 @@ def main(site: Path, exe: str, nbs: Path) -> int:
               and bool(ln.get('h1')) and ln.get('target') is not False,
               f'clicking {link!r} opens {ln.get("url")!r} showing {ln.get("h1")!r} (anchor present: {ln.get("target")})')
         se = res.get('search', {})
-        check(bool(se.get('hits')), f'search for {query!r} finds {len(se.get("hits", []))} result(s) {se.get("hits", [])[:3]}')
+        hits = se.get('hits', [])
+        check(any(h.split('#')[0] == qpage for h in hits), f'search for {query!r} finds its page {qpage} ({len(hits)} result(s): {hits[:3]})')
     finally:
         srv.shutdown()
         shutil.rmtree(profile, ignore_errors=True)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['plot_top_losses', 'Interpretation', 'ClassificationInterpretation']
 
-# %% ../nbs/20_interpret.ipynb #a71574a9
+# %% ../nbs/20_interpret.ipynb #e86b5ee5
 import itertools
 from contextlib import contextmanager
 import numpy as np
@@ -21,7 +21,7 @@ from .torch_core import to_np, get_grid, flatten_check, show_image
 from .transform import Pipeline
 from .learner import Learner
 
-# %% ../nbs/20_interpret.ipynb #639eb49b
+# %% ../nbs/20_interpret.ipynb #6dfdb189
 class _Idxs:
     "A `get_idxs` returning fixed indices (picklable, for loaders with workers)."
     def __init__(self, idxs): self.idxs = list(idxs)
@@ -117,7 +117,7 @@ class Interpretation:
         outs = self._samples(inps + tuplify(decoded), len(idx))
         return plot_top_losses(inps[0], targs, samples, outs, preds, losses, **kwargs)
 
-# %% ../nbs/20_interpret.ipynb #fd35a7a9
+# %% ../nbs/20_interpret.ipynb #9fbcc965
 class ClassificationInterpretation(Interpretation):
     "`Interpretation` for a classifier: confusion matrix, most confused classes and per-class report."
     def __init__(self, learn:Learner, dl, losses:Tensor, act=None):
@@ -195,7 +195,7 @@ class ClassificationInterpretation(Interpretation):
         print(classification_report(to_np(targs), to_np(decoded), labels=list(range(len(self.vocab))),
                                     target_names=[str(v) for v in self.vocab], zero_division=0))
 
-# %% ../nbs/20_interpret.ipynb #0dd2280a
+# %% ../nbs/20_interpret.ipynb #a2a60892
 @contextmanager
 def _training_split(ds):
     "The dataset `ds` transformed as a training set (`split_idx=0`) in a `with` block."
@@ -225,8 +225,8 @@ def tta(self:Learner,
     "Predictions averaged over `n` passes with the training transforms, blended with the plain ones: `(preds, targets)`."
     if n < 0: raise ValueError(f"tta: n={n} must be 0 or more.")
     if dl is None:
-        dl = self._valid_dl(ds_idx)
-        if dl is None: raise ValueError(f"tta: the data has no loader at index {ds_idx}; pass `dl=`.")
+        try: dl = self.dls[ds_idx]
+        except IndexError: raise IndexError(f"tta: the data has no loader at index {ds_idx}; pass `dl=`.") from None
         dl = dl.new(shuffle=False, drop_last=False)
     tfms = {k: v for k, v in (('after_item', item_tfms), ('after_batch', batch_tfms)) if v is not None}
     if tfms: dl = dl.new(**{k: Pipeline(v) for k, v in tfms.items()})

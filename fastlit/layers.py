@@ -12,7 +12,7 @@ __all__ = ['NormType', 'Mish', 'mish', 'Identity', 'Lambda', 'PartialLambda', 'F
            'SimpleCNN', 'SEModule', 'ResBlock', 'SEBlock', 'SEResNeXtBlock', 'SeparableBlock', 'swish', 'Swish',
            'ParameterModule', 'children_and_parameters', 'has_children', 'flatten_model', 'in_channels', 'NoneReduce']
 
-# %% ../nbs/01a_layers.ipynb #c595ac26
+# %% ../nbs/01a_layers.ipynb #78d024db
 import math, enum
 from collections import OrderedDict
 from functools import partial
@@ -24,7 +24,13 @@ from fastcore.foundation import L
 from fastcore.meta import delegates
 from .torch_core import Module, TensorBase, norm_types, requires_grad
 
-# %% ../nbs/01a_layers.ipynb #f2885cd6
+# %% ../nbs/01a_layers.ipynb #6701aa17
+class _Sequential(nn.Sequential):
+    "`nn.Sequential` for subclasses with their own `__init__`: a slice is a plain `nn.Sequential`."
+    def __getitem__(self, i):
+        if isinstance(i, slice): return nn.Sequential(*list(self._modules.values())[i])
+        return super().__getitem__(i)
+
 class Identity(Module):
     "A layer that returns its input."
     def forward(self, x): return x
@@ -62,7 +68,7 @@ class ResizeBatch(Module):
     def __init__(self, *size): self.size = size
     def forward(self, x): return x.view((x.shape[0],) + self.size)
 
-# %% ../nbs/01a_layers.ipynb #2077524d
+# %% ../nbs/01a_layers.ipynb #93484901
 def _pool_cls(name:str, ndim:int) -> type:
     "The PyTorch layer `nn.<name><ndim>d`, with a clear error for an unsupported `ndim`."
     if ndim not in (1, 2, 3): raise ValueError(f"{name}: ndim must be 1, 2 or 3 (spatial dimensions), not {ndim!r}.")
@@ -92,7 +98,7 @@ def adaptive_pool(pool_type:str) -> type:
     if res is None: raise ValueError(f"adaptive_pool: unknown pool_type {pool_type!r}; use PoolType.Avg, PoolType.Max or PoolType.Cat.")
     return res
 
-class PoolFlatten(nn.Sequential):
+class PoolFlatten(_Sequential):
     "Pool each feature map to 1x1 (with `pool_type`), then flatten."
     def __init__(self, pool_type:str=PoolType.Avg): super().__init__(adaptive_pool(pool_type)(1), Flatten())
 
@@ -108,7 +114,7 @@ def AvgPool(ks=2, stride=None, padding=0, ndim:int=2, ceil_mode:bool=False) -> n
     "`nn.AvgPool{ndim}d` with kernel `ks`."
     return _pool_cls('AvgPool', ndim)(ks, stride=stride, padding=padding, ceil_mode=ceil_mode)
 
-# %% ../nbs/01a_layers.ipynb #55552eab
+# %% ../nbs/01a_layers.ipynb #e7be1d1d
 NormType = enum.Enum('NormType', 'Batch BatchZero Weight Spectral Instance InstanceZero')
 
 def _norm_layer(prefix:str, nf:int, ndim:int, zero:bool, **kwargs) -> nn.Module:
@@ -141,7 +147,7 @@ class BatchNorm1dFlat(nn.BatchNorm1d):
         if x.dim() == 2: return super().forward(x)
         return super().forward(x.reshape(-1, x.shape[-1])).view(x.shape)
 
-# %% ../nbs/01a_layers.ipynb #549c8cf4
+# %% ../nbs/01a_layers.ipynb #5d1019ec
 def _other_dims(w:Tensor) -> tuple: return tuple(range(1, w.ndim))
 
 class _WeightNormed:
@@ -216,7 +222,7 @@ def spectral_norm(m:nn.Module) -> nn.Module:
             m.weight_sv.copy_(F.normalize(mat.t() @ m.weight_u, dim=0)); m.weight_u.copy_(F.normalize(mat @ m.weight_sv, dim=0))
     return m
 
-# %% ../nbs/01a_layers.ipynb #5736c1c0
+# %% ../nbs/01a_layers.ipynb #3a8214c5
 _relu_family = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, F.relu, F.relu_, F.relu6, F.leaky_relu, F.leaky_relu_)
 _squash_family = (nn.Sigmoid, nn.Tanh, torch.sigmoid, torch.tanh, F.sigmoid, F.tanh)
 
@@ -270,8 +276,8 @@ def trunc_normal_(x:Tensor, mean:float=0., std:float=1.) -> Tensor:
     "Fill `x` in place from N(`mean`, `std`) truncated to two standard deviations."
     return nn.init.trunc_normal_(x, mean, std, a=mean - 2*std, b=mean + 2*std)
 
-# %% ../nbs/01a_layers.ipynb #7b711559
-class LinBnDrop(nn.Sequential):
+# %% ../nbs/01a_layers.ipynb #a312896d
+class LinBnDrop(_Sequential):
     "Batch-norm (if `bn`), dropout (if `p`) and a linear layer from `n_in` to `n_out` features, then `act`."
     def __init__(self, n_in:int, n_out:int,   # input and output features
                  bn:bool=True,                # add a batch-norm
@@ -292,12 +298,12 @@ class SigmoidRange(Module):
     def __init__(self, low:float, high:float): self.low, self.high = low, high
     def forward(self, x): return sigmoid_range(x, self.low, self.high)
 
-# %% ../nbs/01a_layers.ipynb #2df6c2c3
+# %% ../nbs/01a_layers.ipynb #8605efbc
 def _conv_func(ndim:int=2, transpose:bool=False) -> type:
     "The PyTorch convolution class for `ndim` spatial dimensions."
     return _pool_cls('ConvTranspose' if transpose else 'Conv', ndim)
 
-class ConvLayer(nn.Sequential):
+class ConvLayer(_Sequential):
     "A convolution, then a normalisation and an activation (in the order `bn_1st` says), initialised for the activation."
     def __init__(self, ni:int, nf:int,            # input and output channels
                  ks=3,                            # kernel size
@@ -327,14 +333,14 @@ class ConvLayer(nn.Sequential):
         if norm is not None: post = [norm] + post if bn_1st else post + [norm]
         super().__init__(conv, *post, *([xtra] if xtra is not None else []))
 
-# %% ../nbs/01a_layers.ipynb #a4bf772a
+# %% ../nbs/01a_layers.ipynb #1a741754
 class Embedding(nn.Embedding):
     "`nn.Embedding` initialised from a truncated normal with standard deviation `std`."
     def __init__(self, ni:int, nf:int, std:float=0.01):  # vocabulary size, embedding size, initial std
         super().__init__(ni, nf)
         with torch.no_grad(): trunc_normal_(self.weight, std=std)
 
-# %% ../nbs/01a_layers.ipynb #84c30fd2
+# %% ../nbs/01a_layers.ipynb #024832cb
 def _conv1d_spect(ni:int, no:int, ks:int=1, stride:int=1, padding:int=0, bias:bool=False) -> nn.Conv1d:
     "A 1d convolution with Kaiming initialisation and spectral normalisation."
     conv = nn.Conv1d(ni, no, ks, stride=stride, padding=padding, bias=bias)
@@ -394,7 +400,7 @@ class SimpleSelfAttention(Module):
         o = torch.bmm(torch.bmm(x, x.transpose(1, 2)), self.conv(x))
         return (self.gamma * o + x).view(size)
 
-# %% ../nbs/01a_layers.ipynb #bbfc72ce
+# %% ../nbs/01a_layers.ipynb #ec5ee48d
 def icnr_init(x:Tensor,                        # a convolution weight, shape (nf*scale**2, ni, ks, ks)
               scale:int=2,                     # upsampling factor of the pixel shuffle that follows
               init=nn.init.kaiming_normal_     # initialisation of the shared weights
@@ -406,7 +412,7 @@ def icnr_init(x:Tensor,                        # a convolution weight, shape (nf
     base = init(x.new_zeros(n_out // scale**2, *x.shape[1:]))
     return base.repeat_interleave(scale**2, dim=0)
 
-class PixelShuffle_ICNR(nn.Sequential):
+class PixelShuffle_ICNR(_Sequential):
     "Upsample by `scale` with a 1x1 convolution and a pixel shuffle, ICNR-initialised (and blurred if `blur`)."
     def __init__(self, ni:int,                     # input channels
                  nf:int=None,                      # output channels (default `ni`)
@@ -421,7 +427,7 @@ class PixelShuffle_ICNR(nn.Sequential):
         if blur: layers += [nn.ReplicationPad2d((1, 0, 1, 0)), nn.AvgPool2d(2, stride=1)]
         super().__init__(*layers)
 
-# %% ../nbs/01a_layers.ipynb #36c3b97d
+# %% ../nbs/01a_layers.ipynb #1eb919d8
 def sequential(*args) -> nn.Sequential:
     "An `nn.Sequential` of `args`, plain functions wrapped in `Lambda`."
     if len(args) == 1 and isinstance(args[0], OrderedDict): return nn.Sequential(args[0])
@@ -437,12 +443,16 @@ class SequentialEx(Module):
 
     def forward(self, x):
         res = x
-        for l in self.layers:
-            res.orig = x
-            try: out = l(res)
-            finally: _drop_orig(res)
-            _drop_orig(out)
-            res = out
+        for l in self.layers: res = self._call(l, res, x)
+        return res
+
+    @staticmethod
+    def _call(l:nn.Module, x, orig):
+        "`l(x)` with `x.orig` set to `orig` during the call."
+        x.orig = orig
+        try: res = l(x)
+        finally: _drop_orig(x)
+        _drop_orig(res)
         return res
 
     def __getitem__(self, i): return self.layers[i]
@@ -473,8 +483,8 @@ class Cat(nn.ModuleList):
         self.dim = dim
     def forward(self, x): return torch.cat([l(x) for l in self], dim=self.dim)
 
-# %% ../nbs/01a_layers.ipynb #a235e358
-class SimpleCNN(nn.Sequential):
+# %% ../nbs/01a_layers.ipynb #083e3fdd
+class SimpleCNN(_Sequential):
     "`ConvLayer`s through the channel counts `filters`, then average pooling and flattening."
     def __init__(self, filters:list,        # channels, from the input's to the output's
                  kernel_szs:list=None,      # kernel size of each layer (default 3)
@@ -488,7 +498,7 @@ class SimpleCNN(nn.Sequential):
                             act_cls=nn.ReLU if i < n - 1 else None) for i in range(n)]
         super().__init__(*layers, PoolFlatten())
 
-# %% ../nbs/01a_layers.ipynb #b664546a
+# %% ../nbs/01a_layers.ipynb #fd658f1d
 class SEModule(SequentialEx):
     "Squeeze-excitation: scale each channel by a weight computed from all the channels' averages."
     def __init__(self, ch:int, reduction:int, act_cls=nn.ReLU):   # channels, reduction of the hidden width, activation
@@ -557,7 +567,7 @@ def SeparableBlock(expansion:int, ni:int, nf:int, reduction:int=16, stride:int=1
     "A `ResBlock` with a depthwise convolution and squeeze-excitation."
     return ResBlock(expansion, ni, nf, stride=stride, reduction=reduction, nh2=nf*2, dw=True, **kwargs)
 
-# %% ../nbs/01a_layers.ipynb #b008274f
+# %% ../nbs/01a_layers.ipynb #2411e0d1
 def swish(x:Tensor, inplace:bool=False) -> Tensor:
     "`x * sigmoid(x)`."
     return F.silu(x, inplace=inplace)
@@ -569,7 +579,7 @@ class Swish(Module):
 Mish = nn.Mish
 mish = F.mish
 
-# %% ../nbs/01a_layers.ipynb #26b4cae4
+# %% ../nbs/01a_layers.ipynb #b2438f5e
 class ParameterModule(Module):
     "A module holding the single parameter `p` (forward is the identity)."
     def __init__(self, p:nn.Parameter): self.val = p

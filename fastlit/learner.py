@@ -6,7 +6,7 @@
 __all__ = ['synth_dbunch', 'RegModel', 'mk_metric', 'Learner', 'synth_learner', 'Recorder', 'save_model', 'load_model',
            'load_learner']
 
-# %% ../nbs/13a_learner.ipynb #587db07e
+# %% ../nbs/13a_learner.ipynb #41d5eded
 import inspect, math, os, pickle, tempfile, time, warnings
 from contextlib import contextmanager, ExitStack
 from functools import partial
@@ -28,7 +28,7 @@ from .callback.core import (Callback, TrainEvalCallback, GatherPredsCallback, so
     CancelBatchException, CancelBackwardException, CancelStepException, CancelTrainException, CancelValidException,
     CancelEpochException, CancelFitException)
 
-# %% ../nbs/13a_learner.ipynb #a17adf47
+# %% ../nbs/13a_learner.ipynb #5d4edea8
 def synth_dbunch(a:float=2, b:float=3,  # the line to learn, y = a*x + b
                  bs:int=16,             # batch size
                  n_train:int=10,        # number of training batches
@@ -49,7 +49,7 @@ class RegModel(Module):
     def __init__(self): self.a, self.b = nn.Parameter(torch.randn(1)), nn.Parameter(torch.randn(1))
     def forward(self, x): return x*self.a + self.b
 
-# %% ../nbs/13a_learner.ipynb #1e459a01
+# %% ../nbs/13a_learner.ipynb #cb9983d5
 defaults.lr = 1e-3
 defaults.callbacks = [TrainEvalCallback]   # `Recorder` joins below, `ProgressCallback` in `callback.progress`
 
@@ -70,7 +70,7 @@ def _same_device(a, b) -> bool:
     a, b = torch.device(a), torch.device(b)
     return a.type == b.type and (a.index or 0) == (b.index or 0)
 
-# %% ../nbs/13a_learner.ipynb #750fc4c4
+# %% ../nbs/13a_learner.ipynb #554582f7
 class Learner:
     "Train `model` on `dls` with `loss_func` and an optimizer from `opt_func`; callbacks customise every step."
     def __init__(self,
@@ -314,7 +314,7 @@ class Learner:
         state['_plans'] = {}
         return state
 
-# %% ../nbs/13a_learner.ipynb #ba1ddaa4
+# %% ../nbs/13a_learner.ipynb #1eae28c6
 class _SkipToEpoch(Callback):
     "Skip the epochs before `start_epoch` (`fit(..., start_epoch=)`)."
     order = -20
@@ -322,14 +322,14 @@ class _SkipToEpoch(Callback):
     def before_epoch(self):
         if self.learn.epoch < self.start_epoch: raise CancelEpochException
 
-# %% ../nbs/13a_learner.ipynb #5d84dd69
+# %% ../nbs/13a_learner.ipynb #9c7f1fbf
 def synth_learner(n_trn:int=10, n_val:int=2, cuda:bool=False, lr:float=1e-3, data=None, model=None, **kwargs) -> Learner:
     "A `Learner` for the regression `y = 2*x + 3` (`synth_dbunch`), with `RegModel` and MSE loss."
     if data is None: data = synth_dbunch(n_train=n_trn, n_valid=n_val, cuda=cuda)
     if model is None: model = RegModel()
     return Learner(data, model, lr=lr, loss_func=nn.functional.mse_loss, **kwargs)
 
-# %% ../nbs/13a_learner.ipynb #908f8a29
+# %% ../nbs/13a_learner.ipynb #5c01e9a9
 def _as_number(v):
     "A metric value as a Python number (or list of numbers); `None` stays `None`."
     if isinstance(v, torch.Tensor): return v.item() if v.numel() == 1 else v.tolist()
@@ -339,6 +339,18 @@ def _as_number(v):
 
 def _finite(v) -> bool:
     return not isinstance(v, float) or math.isfinite(v)
+
+class _SmoothLoss(AvgSmoothLoss):
+    "`AvgSmoothLoss` updated in place, one kernel per batch: the `Recorder`'s per-batch path."
+    def reset(self): self.count, self.val = 0, None
+    def accumulate(self, learn):
+        x = learn.loss.detach()
+        if x.ndim: x = x.mean()
+        if self.val is None or self.val.device != x.device: self.val = torch.zeros((), device=x.device)
+        self.count += 1
+        self.val.lerp_(x.float(), 1 - self.beta)
+    @property
+    def value(self): return self.val / (1 - self.beta ** self.count) if self.count else None
 
 class Recorder(Callback):
     "Record losses, hyper-parameters and metrics during training, and log one row per epoch."
@@ -350,7 +362,7 @@ class Recorder(Callback):
                  beta:float=0.98,           # smoothing of the training loss
                  stop_on_nan:bool=True):    # stop training when the loss is NaN or infinite
         self.add_time, self.train_metrics, self.valid_metrics, self.stop_on_nan = add_time, train_metrics, valid_metrics, stop_on_nan
-        self.loss, self.smooth_loss = AvgLoss(), AvgSmoothLoss(beta=beta)
+        self.loss, self.smooth_loss = AvgLoss(), _SmoothLoss(beta=beta)
         self.lrs, self.iters, self.values, self.hps, self._losses, self._pending = [], [], [], {}, [], []
         self.metric_names = L()
 
@@ -363,6 +375,8 @@ class Recorder(Callback):
         return L('epoch', 'train_loss', *trn, 'valid_loss', *val) + (['time'] if self.add_time else [])
 
     def before_fit(self):
+        self._train_mets = [self.smooth_loss] + (list(self.learn.metrics) if self.train_metrics else [])
+        self._valid_mets = [self.loss] + (list(self.learn.metrics) if self.valid_metrics else [])
         if not self.learn.in_fit: return        # a validation-only pass keeps the history
         self.lrs, self.iters, self.values, self.hps, self._losses, self._pending = [], [], [], {}, [], []
         self.metric_names = self._names()
@@ -373,17 +387,15 @@ class Recorder(Callback):
         self._start, self._train_vals, self._valid_vals = time.time(), None, None
 
     def before_train(self):
-        self._mets = [self.smooth_loss] + (list(self.learn.metrics) if self.train_metrics else [])
-        for m in self._mets[1:]: m.reset()
+        for m in self._train_mets[1:]: m.reset()     # the smoothed loss runs on across epochs
 
     def before_validate(self):
-        self._mets = [self.loss] + (list(self.learn.metrics) if self.valid_metrics else [])
-        for m in self._mets: m.reset()
+        for m in self._valid_mets: m.reset()
 
     def after_batch(self):
         learn = self.learn
         if not learn.yb: return
-        for m in self._mets: m.accumulate(learn)
+        for m in (self._train_mets if learn.training else self._valid_mets): m.accumulate(learn)
         if not learn.training: return
         hp = learn.opt.hypers[-1]
         self.lrs.append(hp['lr'])
@@ -422,12 +434,12 @@ class Recorder(Callback):
         return self._losses
 
     def after_train(self):
-        self._train_vals = [_as_number(m.value) for m in self._mets]
+        self._train_vals = [_as_number(m.value) for m in self._train_mets]
         if self.stop_on_nan and self._pending and not all(map(_finite, self._train_vals[:1])): self._stop_non_finite()
         self._flush()
 
     def after_validate(self):
-        self._valid_vals = [_as_number(m.value) for m in self._mets]
+        self._valid_vals = [_as_number(m.value) for m in self._valid_mets]
         if not self.learn.in_fit: self.learn.final_record = list(self._valid_vals)
 
     def after_epoch(self):
@@ -476,19 +488,21 @@ class Recorder(Callback):
 
 defaults.callbacks = [TrainEvalCallback, Recorder]
 
-# %% ../nbs/13a_learner.ipynb #4f605c53
+# %% ../nbs/13a_learner.ipynb #e478dcaf
 def _reorder(x, order):
     "`x` (a tensor, or nested tuples/lists of them) indexed by `order` along the first axis."
     if x is None: return None
     if isinstance(x, (tuple, list)): return type(x)(_reorder(o, order) for o in x)
     return x[order]
 
+_batch_state = ('training', 'dl', 'n_iter', 'iter', '_n_inp', 'xb', 'yb', 'pred', 'loss', 'loss_grad')
+
 class _ConstantIdxs:
     "A `get_idxs` that replays one fixed order (picklable, unlike a lambda)."
     def __init__(self, idxs): self.idxs = list(idxs)
     def __call__(self): return self.idxs
 
-# %% ../nbs/13a_learner.ipynb #27aee46d
+# %% ../nbs/13a_learner.ipynb #7e56bf55
 @patch
 @contextmanager
 def no_logging(self:Learner):
@@ -518,8 +532,13 @@ def validation_context(self:Learner, cbs=None, inner:bool=False):
     with ExitStack() as stack:
         if cbs is not None: stack.enter_context(self.added_cbs(cbs))
         stack.enter_context(self.no_logging()); stack.enter_context(self.no_mbar())
-        if inner:
-            yield self
+        if inner:                                   # inside a fit: put the loop's state back afterwards
+            keep = {k: self.__dict__.get(k) for k in _batch_state}
+            mode = self.model.training
+            try: yield self
+            finally:
+                self.__dict__.update(keep)
+                self.model.train(mode)
             return
         in_fit, self.in_fit = self.in_fit, False
         try:
@@ -602,7 +621,7 @@ def predict(self:Learner,
             item,                      # one item, as the data's test loader takes it (a file name, a row...)
             rm_type_tfms=None,         # number of type transforms to leave out (`dls.test_dl`)
             with_input:bool=False):    # also return the decoded input, first
-    "The prediction for one item: `(decoded prediction, decoded raw prediction, raw prediction)`."
+    "The prediction for one item: `(fully decoded, decoded by the loss function, raw)`, e.g. `('big', 1, probabilities)`."
     dl = self.dls.test_dl([item], rm_type_tfms=rm_type_tfms, num_workers=0)
     inp, preds, _, dec_preds = self.get_preds(dl=dl, with_input=True, with_decoded=True)
     n_inp = getattr(self.dls, 'n_inp', 1)
@@ -625,7 +644,7 @@ def show_results(self:Learner,
     _, _, preds = self.get_preds(dl=[b], with_decoded=True)
     dl.show_results(b, preds, max_n=max_n, **kwargs)
 
-# %% ../nbs/13a_learner.ipynb #ba4e3205
+# %% ../nbs/13a_learner.ipynb #bf3fcf0b
 @patch
 def freeze_to(self:Learner, n:int):
     "Freeze the parameter groups before `n` (negative counts from the end)."
@@ -643,7 +662,7 @@ def unfreeze(self:Learner):
     "Make every parameter group trainable."
     self.freeze_to(0)
 
-# %% ../nbs/13a_learner.ipynb #3de814ef
+# %% ../nbs/13a_learner.ipynb #071a9ec5
 def _atomic_save(obj, file:Path, **kwargs):
     "`torch.save(obj, file)` through a temporary file in the same folder, so `file` is never left half-written."
     file = Path(file)
@@ -767,21 +786,19 @@ def load_learner(fname,                 # file written by `Learner.export`
         if hasattr(res.dls, 'cpu'): res.dls.cpu()
     return res
 
-# %% ../nbs/13a_learner.ipynb #6dad457b
-_loop = ['Start Fit', 'before_fit', 'Start Epoch Loop', 'before_epoch', 'Start Train', 'before_train',
-         'Start Batch Loop', 'before_batch', 'after_pred', 'after_loss', 'before_backward', 'after_cancel_backward',
-         'after_backward', 'before_step', 'after_cancel_step', 'after_step', 'after_cancel_batch', 'after_batch',
-         'End Batch Loop', 'End Train', 'after_cancel_train', 'after_train', 'Start Valid', 'before_validate',
-         'Start Batch Loop', '**CBs same as train batch**', 'End Batch Loop', 'End Valid', 'after_cancel_validate',
-         'after_validate', 'End Epoch Loop', 'after_cancel_epoch', 'after_epoch', 'End Fit', 'after_cancel_fit',
-         'after_fit']
+# %% ../nbs/13a_learner.ipynb #c56a93c0
+_batch_events = ['before_batch', 'after_pred', 'after_loss', 'before_backward', 'after_cancel_backward', 'after_backward',
+                 'before_step', 'after_cancel_step', 'after_step', 'after_cancel_batch', 'after_batch']
+_loop = ([(0, 'before_fit'), (0, 'for each epoch:'), (1, 'before_epoch'), (1, 'training pass:'), (2, 'before_train'),
+          (2, 'for each batch:')] + [(3, e) for e in _batch_events] +
+         [(2, 'after_cancel_train'), (2, 'after_train'), (1, 'validation pass:'), (2, 'before_validate'),
+          (2, 'for each batch: the events above, without backward and step'), (2, 'after_cancel_validate'),
+          (2, 'after_validate'), (1, 'after_cancel_epoch'), (1, 'after_epoch'), (0, 'after_cancel_fit'), (0, 'after_fit')])
 
 @patch
 def show_training_loop(self:Learner):
     "Print the loop's events in order, with the callbacks that act on each."
-    indent = 0
-    for s in _loop:
-        if s.startswith('Start'): print(f"{' '*indent}{s}"); indent += 2
-        elif s.startswith('End'): indent -= 2; print(f"{' '*indent}{s}")
-        elif s.startswith('**'): print(f"{' '*indent}{s}")
-        else: print(f"{' '*indent} - {s:<22}: {[c for c in self.ordered_cbs(s)]}")
+    for depth, s in _loop:
+        pad = '  '*depth
+        if s.startswith('for ') or s.endswith(':'): print(pad + s)
+        else: print(f"{pad}{s:<{30 - len(pad)}}{[c for c in self.ordered_cbs(s)]}")

@@ -6,7 +6,7 @@ __all__ = ['pytorch_hp_map', 'norm_layer_params', 'Optimizer', 'sgd_step', 'weig
            'Adam', 'radam_step', 'qhadam_step', 'RAdam', 'QHAdam', 'larc_layer_lr', 'larc_step', 'lamb_step', 'Larc',
            'Lamb', 'Lookahead', 'ranger', 'OptimWrapper']
 
-# %% ../nbs/11_optimizer.ipynb #7576c2a0
+# %% ../nbs/11_optimizer.ipynb #85d1f3bd
 import math, warnings
 from collections import defaultdict
 from copy import deepcopy
@@ -18,7 +18,7 @@ from fastcore.basics import GetAttr, store_attr
 from fastcore.foundation import L
 from fastcore.meta import delegates
 
-# %% ../nbs/11_optimizer.ipynb #aa33a5f6
+# %% ../nbs/11_optimizer.ipynb #5f1f3553
 def _param_groups(params):
     "Normalise `params` into (list of parameter lists, list of per-group hyper-parameter overrides)."
     if isinstance(params, Tensor): params = [params]
@@ -40,7 +40,7 @@ def _param_groups(params):
             seen.add(id(p))
     return lists, overrides
 
-# %% ../nbs/11_optimizer.ipynb #fe362330
+# %% ../nbs/11_optimizer.ipynb #483fb4cb
 def _per_group(name, v, n):
     "Spread value `v` of hyper-parameter `name` over `n` parameter groups."
     if isinstance(v, slice):
@@ -55,7 +55,7 @@ def _per_group(name, v, n):
         raise ValueError(f"`{name}`: got {len(vs)} values for {n} parameter groups; pass one value, one per group, or a slice.")
     return vs
 
-# %% ../nbs/11_optimizer.ipynb #1534f12e
+# %% ../nbs/11_optimizer.ipynb #6df7a5dc
 class _BaseOptimizer:
     "Parameter groups, per-group hyper-parameters and freezing, shared by `Optimizer` and `OptimWrapper`."
     train_bn = True
@@ -116,14 +116,14 @@ class _BaseOptimizer:
         self.param_lists = L(L(g['params']) for g in groups)
         self.hypers = L({k:v for k,v in g.items() if k != 'params'} for g in groups)
 
-# %% ../nbs/11_optimizer.ipynb #c12bbb79
+# %% ../nbs/11_optimizer.ipynb #308fe8a6
 _norm_types = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
 def norm_layer_params(m:nn.Module):  # the model to search
     "The parameters of the normalisation layers (batch, instance, layer, group norm) in `m`."
     return L(p for mod in m.modules() if isinstance(mod, _norm_types) for p in mod.parameters(recurse=False))
 
-# %% ../nbs/11_optimizer.ipynb #8aeec36e
+# %% ../nbs/11_optimizer.ipynb #8093f26f
 def _cb_defaults(cb):
     "The `defaults` dict of callback `cb` (looking through `functools.partial`)."
     d = getattr(cb, 'defaults', None)
@@ -150,6 +150,19 @@ def _cb_key(cb):
 
 _fused_recipes = []   # (pattern, fused step) pairs, registered further down with the optimizers they speed up
 
+_cpu_batch = 1 << 22  # elements per batch of parameters on CPU: 16 MB of float32 temporaries at a time
+
+def _batches(ps, grads, states):
+    "Split a group into batches of about `_cpu_batch` elements on CPU, where huge temporaries cost page faults; one batch elsewhere."
+    if ps[0].device.type != 'cpu': return [(ps, grads, states)]
+    res,start,size = [],0,0
+    for i,p in enumerate(ps):
+        size += p.numel()
+        if size >= _cpu_batch or i == len(ps) - 1:
+            res.append((ps[start:i+1], grads[start:i+1], states[start:i+1]))
+            start,size = i + 1,0
+    return res
+
 def _fused_version(cbs):
     "The fused step registered for exactly this list of callbacks, or None."
     keys = [_cb_key(cb) for cb in cbs]
@@ -157,7 +170,7 @@ def _fused_version(cbs):
         if len(pattern) == len(keys) and all(k in allowed for k,allowed in zip(keys, pattern)): return fn
     return None
 
-# %% ../nbs/11_optimizer.ipynb #77bc0e8f
+# %% ../nbs/11_optimizer.ipynb #914b4044
 class Optimizer(_BaseOptimizer):
     "Update `params` with `cbs`, a list of stats and steppers, on whole lists of tensors when they have `foreach` versions."
     _keep_on_clear = ('force_train', 'do_wd')
@@ -210,10 +223,11 @@ class Optimizer(_BaseOptimizer):
             if not ps: continue
             grads = [p.grad for p in ps]
             states = [self.state[p] for p in ps]
-            if fused is not None and fused(ps, grads, states, **h): continue
-            for cb,fcb in zip(self.cbs, fast):
-                if fcb is not None: fcb(ps, grads, states, **h)
-                else: _per_param(cb, ps, states, h)
+            for ps_,grads_,states_ in _batches(ps, grads, states):
+                if fused is not None and fused(ps_, grads_, states_, **h): continue
+                for cb,fcb in zip(self.cbs, fast):
+                    if fcb is not None: fcb(ps_, grads_, states_, **h)
+                    else: _per_param(cb, ps_, states_, h)
         return loss
 
     def clear_state(self):
@@ -236,7 +250,7 @@ class Optimizer(_BaseOptimizer):
         for i,(p,s) in enumerate(zip(ps, sd['state'])): state[p] = {k:_load_value(v, p, i, k) for k,v in s.items()}
         self.state, self.hypers = state, L(dict(h) for h in sd['hypers'])
 
-# %% ../nbs/11_optimizer.ipynb #062e0062
+# %% ../nbs/11_optimizer.ipynb #459d3e46
 def _load_value(v, p, i, k):
     "A copy of saved state `v` (entry `k` of parameter `i`) on the device of `p`."
     if not isinstance(v, Tensor): return deepcopy(v)
@@ -244,7 +258,7 @@ def _load_value(v, p, i, k):
         raise ValueError(f"Saved state '{k}' of parameter {i} has shape {tuple(v.shape)} but the parameter has shape {tuple(p.shape)}: the state dict comes from another model.")
     return v.detach().to(p.device, copy=True)
 
-# %% ../nbs/11_optimizer.ipynb #747f98dc
+# %% ../nbs/11_optimizer.ipynb #67acc691
 def _needed(states, key, who):
     "The `key` state of every parameter, with an error naming the stat `who` depends on."
     try: return [s[key] for s in states]
@@ -273,7 +287,7 @@ def _decayed(ts, states, do_wd):
     "The tensors of `ts` whose parameter takes weight decay."
     return [t for t,s in zip(ts, states) if s.get('do_wd', True)] if do_wd else []
 
-# %% ../nbs/11_optimizer.ipynb #a9ea9100
+# %% ../nbs/11_optimizer.ipynb #78569134
 def sgd_step(p, lr, **kwargs):
     "Move `p` against its gradient by `lr`."
     p.data.add_(p.grad, alpha=-lr)
@@ -303,7 +317,7 @@ def _l2_reg_foreach(ps, grads, states, lr, wd, do_wd=True, **kwargs):
     if ps: torch._foreach_add_(grads, ps, alpha=wd)
 l2_reg.foreach = _l2_reg_foreach
 
-# %% ../nbs/11_optimizer.ipynb #c8863d2c
+# %% ../nbs/11_optimizer.ipynb #4187a5c2
 def average_grad(p, mom, dampening=False, grad_avg=None, **kwargs):
     "Keep `grad_avg`, the running average of `p`'s gradients with momentum `mom`."
     if grad_avg is None: grad_avg = torch.zeros_like(p.grad)
@@ -345,7 +359,7 @@ def debias(mom, damp, step):
     "Factor by which a running average with momentum `mom` and dampening `damp`, started at zero, underestimates after `step` steps."
     return damp * (1 - mom**step) / (1 - mom)
 
-# %% ../nbs/11_optimizer.ipynb #c9090fde
+# %% ../nbs/11_optimizer.ipynb #b18a0fa1
 def momentum_step(p, lr, grad_avg, **kwargs):
     "Move `p` against its average gradient `grad_avg` by `lr`."
     p.data.add_(grad_avg, alpha=-lr)
@@ -379,7 +393,7 @@ def _adam_step_foreach(ps, grads, states, lr, mom, sqr_mom, eps, **kwargs):
     torch._foreach_addcdiv_(ps, _needed(states, 'grad_avg', 'adam_step'), denom, [-lr / (1 - mom**t) for t in steps])
 adam_step.foreach = _adam_step_foreach
 
-# %% ../nbs/11_optimizer.ipynb #9b9f9643
+# %% ../nbs/11_optimizer.ipynb #e2f7d1ff
 def SGD(params, lr, mom=0., wd=0., decouple_wd=True):
     "SGD with optional momentum `mom` and weight decay `wd`."
     cbs = [weight_decay if decouple_wd else l2_reg]
@@ -400,7 +414,7 @@ def Adam(params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0.01, decouple_wd=True)
     cbs += [partial(average_grad, dampening=True), average_sqr_grad, step_stat, adam_step]
     return Optimizer(params, cbs, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
 
-# %% ../nbs/11_optimizer.ipynb #d2eca3ed
+# %% ../nbs/11_optimizer.ipynb #f7129111
 def _fusable(ps, grads, *hypers):
     "Can torch's fused kernels update `ps`: one CPU or CUDA device, one floating dtype, dense gradients, number hyper-parameters?"
     p0 = ps[0]
@@ -448,7 +462,7 @@ _fused_recipes += [
     ([[(weight_decay, {})], [(average_grad, {'dampening': True})], [(average_sqr_grad, {}), (average_sqr_grad, {'dampening': True})],
       [(step_stat, {})], [(adam_step, {})]], _fused_adamw)]
 
-# %% ../nbs/11_optimizer.ipynb #d31ac070
+# %% ../nbs/11_optimizer.ipynb #23adf296
 def _radam_rect(step, sqr_mom):
     "RAdam's rectification factor after `step` steps, or None while the variance is not tractable."
     r_inf = 2/(1 - sqr_mom) - 1
@@ -502,7 +516,7 @@ def _qhadam_step_foreach(ps, grads, states, lr, mom, sqr_mom, nu_1, nu_2, eps, *
         torch._foreach_addcdiv_(_pick(ps, idx, len(ps)), num, denom, value=-lr)
 qhadam_step.foreach = _qhadam_step_foreach
 
-# %% ../nbs/11_optimizer.ipynb #5f376673
+# %% ../nbs/11_optimizer.ipynb #28cac9b1
 def RAdam(params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0., beta=0., decouple_wd=True):
     "RAdam: Adam with a rectified adaptive learning rate (and a softplus denominator when `beta`)."
     cbs = [weight_decay if decouple_wd else l2_reg]
@@ -515,7 +529,7 @@ def QHAdam(params, lr, mom=0.999, sqr_mom=0.999, nu_1=0.7, nu_2=1.0, eps=1e-8, w
     cbs += [partial(average_grad, dampening=True), partial(average_sqr_grad, dampening=True), step_stat, qhadam_step]
     return Optimizer(params, cbs, lr=lr, nu_1=nu_1, nu_2=nu_2, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
 
-# %% ../nbs/11_optimizer.ipynb #f1b956f9
+# %% ../nbs/11_optimizer.ipynb #59883b48
 def larc_layer_lr(p, lr, trust_coeff, wd, eps, clip=True, **kwargs):
     "Keep `local_lr`, the LARC learning rate of `p` from the ratio of its norm to its gradient's norm."
     p_norm,g_norm = p.data.norm(),p.grad.norm()
@@ -568,7 +582,7 @@ def _lamb_step_foreach(ps, grads, states, lr, mom, sqr_mom, eps, **kwargs):
         torch._foreach_add_(ps_, upd)
 lamb_step.foreach = _lamb_step_foreach
 
-# %% ../nbs/11_optimizer.ipynb #87721a11
+# %% ../nbs/11_optimizer.ipynb #1bcc7930
 def Larc(params, lr, mom=0.9, clip=True, trust_coeff=0.02, eps=1e-8, wd=0., decouple_wd=True):
     "LARC: SGD (with momentum) with a per-layer learning rate."
     cbs = [weight_decay if decouple_wd else l2_reg]
@@ -582,10 +596,11 @@ def Lamb(params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0., decouple_wd=True):
     cbs += [partial(average_grad, dampening=True), average_sqr_grad, step_stat, lamb_step]
     return Optimizer(params, cbs, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
 
-# %% ../nbs/11_optimizer.ipynb #6104e0df
+# %% ../nbs/11_optimizer.ipynb #fe605593
 class Lookahead(GetAttr):
     "Wrap `opt`: every `k` steps, move slow weights `alpha` of the way to the fast ones and continue from them."
     _default = 'opt'
+    _set_on_opt = ('train_bn', 'foreach', 'fused', 'hypers', 'param_lists', 'state', 'cbs', 'frozen_idx')
     def __init__(self, opt,          # the inner optimizer, taking the fast steps
                  k:int=6,            # fast steps between two slow updates
                  alpha:float=0.5):   # fraction of the way the slow weights move
@@ -594,6 +609,11 @@ class Lookahead(GetAttr):
         self._init_state()
 
     def _init_state(self): self.count,self.slow_weights = 0,None
+
+    def __setattr__(self, k, v):
+        "Settings of the inner optimizer (`train_bn`, `fused`, `hypers`, ...) are set on it, not shadowed here."
+        if k in self._set_on_opt: setattr(self.opt, k, v)
+        else: super().__setattr__(k, v)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -632,7 +652,7 @@ def ranger(params, lr, mom=0.95, wd=0.01, eps=1e-6, **kwargs):
     "RAdam wrapped in `Lookahead`."
     return Lookahead(RAdam(params, lr=lr, mom=mom, wd=wd, eps=eps, **kwargs))
 
-# %% ../nbs/11_optimizer.ipynb #5f1feb34
+# %% ../nbs/11_optimizer.ipynb #a7c05cc8
 pytorch_hp_map = {'momentum': 'mom', 'weight_decay': 'wd', 'alpha': 'sqr_mom', 'betas__0': 'mom', 'betas__1': 'sqr_mom'}
 
 def _flat_group(pg):
@@ -656,7 +676,7 @@ def _torch_groups(params):
     if params and not isinstance(params[0], (Tensor, dict)): return [{'params': list(pg)} for pg in params]
     return params
 
-# %% ../nbs/11_optimizer.ipynb #151ee3fa
+# %% ../nbs/11_optimizer.ipynb #2216b076
 class OptimWrapper(_BaseOptimizer, GetAttr):
     "A `torch.optim` optimizer with fastlit's hyper-parameter names, parameter groups and freezing."
     _xtra = ['zero_grad', 'step', 'state_dict', 'load_state_dict', 'add_param_group', 'defaults']

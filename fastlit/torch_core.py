@@ -9,7 +9,7 @@ __all__ = ['norm_types', 'tensor', 'TensorBase', 'show_image', 'show_title', 'su
            'to_np', 'to_half', 'to_float', 'to_detach', 'to_concat', 'find_bs', 'find_device', 'set_seed', 'Module',
            'params', 'trainable_params', 'one_param', 'requires_grad', 'bn_bias_params', 'flatten_check']
 
-# %% ../nbs/01_torch_core.ipynb #0f2949b2
+# %% ../nbs/01_torch_core.ipynb #ca116611
 import functools, math, random, sys
 from copy import copy, deepcopy
 from collections.abc import Callable, Mapping
@@ -24,7 +24,7 @@ from fastcore.foundation import L
 from fastcore.xtras import is_listy
 from .dispatch import retain_type
 
-# %% ../nbs/01_torch_core.ipynb #367f59bf
+# %% ../nbs/01_torch_core.ipynb #02c87110
 def _array2tensor(x:np.ndarray, **kwargs) -> Tensor:
     "A numpy array as a tensor, widening dtypes torch lacks and narrowing float64 to float32."
     if x.dtype == np.uint16: x = x.astype(np.float32)
@@ -54,7 +54,7 @@ def tensor(x,        # a tensor, numpy array, number, or (nested) list/tuple of 
     if hasattr(x, '__array__') or hasattr(x, '__array_interface__'): return _array2tensor(np.asarray(x), **kwargs)
     return _float32(torch.tensor(x), kwargs)
 
-# %% ../nbs/01_torch_core.ipynb #4fa466c0
+# %% ../nbs/01_torch_core.ipynb #d21a1c4e
 _NOWRAP = frozenset(torch.overrides.get_default_nowrap_functions())  # x.grad, x._grad, x._base: PyTorch's own objects
 _PLAIN_OUT = frozenset([Tensor.tolist, Tensor.__reduce_ex__])  # lists/tuples that never hold tensors: skip the scan
 _run_plain = torch._C._disabled_torch_function_impl  # calls `func` with subclass handling switched off
@@ -86,7 +86,7 @@ def _retype_all(res, cls:type, args, kwargs):
     if all(a is b for a, b in zip(out, res)): return res
     return type(res)(*out) if hasattr(res, '_fields') else type(res)(out)
 
-# %% ../nbs/01_torch_core.ipynb #6efd31f3
+# %% ../nbs/01_torch_core.ipynb #f75203a1
 def _plain_attr(name:str) -> property:
     "Tensor property `name` read without the torch-function round trip."
     get = getattr(Tensor, name).__get__
@@ -100,7 +100,7 @@ def _plain_method(name:str) -> Callable:
     _inner.__name__, _inner.__doc__ = name, f.__doc__
     return _inner
 
-# %% ../nbs/01_torch_core.ipynb #a50fe509
+# %% ../nbs/01_torch_core.ipynb #5d1bd1e4
 class TensorBase(Tensor):
     "A `Tensor` that keeps its type and metadata through torch operations."
     def __init_subclass__(cls, **kwargs):
@@ -167,12 +167,12 @@ class TensorBase(Tensor):
 
 _TYPED.add(TensorBase)
 
-# %% ../nbs/01_torch_core.ipynb #3c7e2789
+# %% ../nbs/01_torch_core.ipynb #dcbdc972
 def _register_safe(*types):
     "Allow `torch.load(weights_only=True)` to rebuild these tensor types."
     torch.serialization.add_safe_globals(list(types))
 
-# %% ../nbs/01_torch_core.ipynb #9d42c122
+# %% ../nbs/01_torch_core.ipynb #c29a94ed
 def _fig_size(h:int, w:int, per_px:float=1/32, lo:float=1., hi:float=5.) -> tuple:
     "A figure size in inches for an `h` x `w` image: about 32 pixels per inch, clamped to [`lo`, `hi`]."
     scale = min(hi, max(lo, max(h, w) * per_px)) / max(h, w, 1)
@@ -206,7 +206,7 @@ def show_image(im,               # PIL image, numpy array (h,w[,c]) or tensor (c
     ax.axis('off')
     return ax
 
-# %% ../nbs/01_torch_core.ipynb #6936cc9d
+# %% ../nbs/01_torch_core.ipynb #43dba76d
 def _is_series(o) -> bool:
     pd = sys.modules.get('pandas')
     return pd is not None and isinstance(o, pd.Series)
@@ -284,7 +284,7 @@ def show_images(ims,             # images (anything `show_image` takes)
         else: ax.set_axis_off()
     return axs
 
-# %% ../nbs/01_torch_core.ipynb #25c25708
+# %% ../nbs/01_torch_core.ipynb #9ed40073
 class TensorImageBase(TensorBase):
     "Base of the image-like types: `show` draws with `show_image`."
     _show_args = {'cmap': 'viridis'}
@@ -312,20 +312,14 @@ class TensorMask(TensorImageBase):
 class TensorFlowField(TensorBase):
     "A flow field: per-pixel offsets."
 
-# %% ../nbs/01_torch_core.ipynb #bb9b4444
+# %% ../nbs/01_torch_core.ipynb #4f22aa34
 class TensorCategory(TensorBase):
-    "Class indices (one per item)."
-    def show(self, ctx=None, **kwargs):
-        "Show the value as a title on `ctx` (or print it)."
-        return show_title(self.item() if self.numel() == 1 else self.tolist(), ctx=ctx, **kwargs)
+    "Class indices (one per item). They have no `show`: a pipeline decodes them to their labels first."
 
 class TensorMultiCategory(TensorCategory):
-    "Several labels per item (indices or one-hot encoded)."
-    def show(self, ctx=None, **kwargs):
-        "Show the labels, `;`-separated, as a title on `ctx` (or print them)."
-        return show_title(';'.join(str(o) for o in self.flatten().tolist()), ctx=ctx, **kwargs)
+    "Several labels per item (indices or one-hot encoded); decoded to labels before showing, like `TensorCategory`."
 
-# %% ../nbs/01_torch_core.ipynb #93ac351a
+# %% ../nbs/01_torch_core.ipynb #23e2fdba
 def _check_last_dim(x:Tensor, n:int, name:str, what:str):
     if x.numel() and (x.ndim == 0 or x.shape[-1] != n):
         raise ValueError(f"{name}: expected {what} in the last dimension (shape (..., {n})), got shape {tuple(x.shape)}. "
@@ -381,7 +375,7 @@ class TensorBBox(TensorPoint):
 _register_safe(TensorBase, TensorImageBase, TensorImage, TensorImageBW, TensorMask, TensorFlowField,
                TensorCategory, TensorMultiCategory, TensorPoint, TensorBBox)
 
-# %% ../nbs/01_torch_core.ipynb #5a36a1b5
+# %% ../nbs/01_torch_core.ipynb #09cf70cf
 def apply(func:Callable, # applied to each leaf
           x,             # a leaf, or nested lists/tuples/dicts of them
           *args, **kwargs):
@@ -396,7 +390,7 @@ def apply(func:Callable, # applied to each leaf
     res = func(x, *args, **kwargs)
     return res if x is None else retain_type(res, x)
 
-# %% ../nbs/01_torch_core.ipynb #44a733ea
+# %% ../nbs/01_torch_core.ipynb #772f0a90
 def default_device(use=-1   # -1: the saved choice (`defaults.use_cuda`, auto if unset); truthy/falsy: use an accelerator or not, and remember it
                   ) -> torch.device:
     "The device to compute on: the current CUDA device, else Apple's MPS, else the CPU."
@@ -450,7 +444,7 @@ def to_detach(b,              # a batch: tensors in nested lists/tuples/dicts
         return o.cpu() if cpu else o
     return apply(_inner, b)
 
-# %% ../nbs/01_torch_core.ipynb #ae1905ce
+# %% ../nbs/01_torch_core.ipynb #0abc19fe
 def to_concat(xs:list,  # batches with the same structure
               dim:int=0 # dimension to join along
              ):
@@ -466,7 +460,7 @@ def to_concat(xs:list,  # batches with the same structure
     if len(shapes) == 1: return retain_type(torch.cat(list(xs), dim=dim), x0)
     return L(retain_type(o, x) for x in xs for o in x.unbind(dim))
 
-# %% ../nbs/01_torch_core.ipynb #e8dfd302
+# %% ../nbs/01_torch_core.ipynb #70d82a20
 def _first_array(b):
     "The first tensor or array in nested lists/tuples/dicts `b`, depth first, or `None`."
     if hasattr(b, 'shape') and hasattr(b, 'ndim'): return b
@@ -489,7 +483,7 @@ def find_device(b) -> torch.device:
     if not isinstance(x, Tensor): raise ValueError(f"find_device: no tensor found in the batch (a {type(b).__name__}).")
     return x.device
 
-# %% ../nbs/01_torch_core.ipynb #e76ce4b0
+# %% ../nbs/01_torch_core.ipynb #808d5c9e
 def set_seed(s:int,                 # the seed
              reproducible:bool=False # also make cuDNN deterministic (slower)
             ):
@@ -501,7 +495,7 @@ def set_seed(s:int,                 # the seed
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
 
-# %% ../nbs/01_torch_core.ipynb #c324adbc
+# %% ../nbs/01_torch_core.ipynb #8e24c325
 class Module(nn.Module):
     "An `nn.Module` that calls `nn.Module.__init__` for you."
     def __init__(self):
@@ -518,7 +512,7 @@ class Module(nn.Module):
             init(self, *args, **kwargs)
         cls.__init__ = __init__
 
-# %% ../nbs/01_torch_core.ipynb #22fbf8fe
+# %% ../nbs/01_torch_core.ipynb #c7106f4f
 norm_types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d,
               nn.InstanceNorm3d, nn.LayerNorm, nn.GroupNorm)
 
@@ -550,7 +544,7 @@ def bn_bias_params(m:nn.Module,          # the model
     if with_bias and isinstance(getattr(m, 'bias', None), nn.Parameter): res.append(m.bias)
     return res
 
-# %% ../nbs/01_torch_core.ipynb #c4f27062
+# %% ../nbs/01_torch_core.ipynb #f940d5f9
 def flatten_check(inp:Tensor, targ:Tensor) -> tuple:
     "`inp` and `targ` flattened, after checking they have the same number of elements."
     if inp.numel() != targ.numel():

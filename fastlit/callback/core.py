@@ -7,14 +7,14 @@ __all__ = ['event', 'CancelBatchException', 'CancelBackwardException', 'CancelSt
            'CancelValidException', 'CancelEpochException', 'CancelFitException', 'Callback', 'sort_by_run',
            'TrainEvalCallback', 'GatherPredsCallback']
 
-# %% ../../nbs/13_callback.core.ipynb #8d58eb5d
+# %% ../../nbs/13_callback.core.ipynb #a0b459e2
 import re, warnings
 import torch
 from fastcore.basics import camel2snake
 from fastcore.foundation import L
 from ..torch_core import to_detach, to_concat, find_bs
 
-# %% ../../nbs/13_callback.core.ipynb #941b8fa3
+# %% ../../nbs/13_callback.core.ipynb #9bfc7ac8
 _events = L(('after_create before_fit before_epoch before_train before_batch after_pred after_loss before_backward '
              'after_cancel_backward after_backward before_step after_cancel_step after_step after_cancel_batch after_batch '
              'after_cancel_train after_train before_validate after_cancel_validate after_validate after_cancel_epoch '
@@ -28,7 +28,7 @@ class event:
     "The names of the training-loop events, as attributes: `event.after_batch == 'after_batch'`."
 for _e in _events: setattr(event, _e, _e)
 
-# %% ../../nbs/13_callback.core.ipynb #752dd02e
+# %% ../../nbs/13_callback.core.ipynb #7b228e2e
 class CancelBatchException(Exception):
     "Skip the rest of this batch (then `after_cancel_batch` and `after_batch` run)."
 class CancelBackwardException(Exception):
@@ -44,7 +44,7 @@ class CancelEpochException(Exception):
 class CancelFitException(Exception):
     "Stop training (then `after_cancel_fit` and `after_fit` run)."
 
-# %% ../../nbs/13_callback.core.ipynb #aa55aee3
+# %% ../../nbs/13_callback.core.ipynb #fdf2d856
 class Callback:
     "Base class for training-loop callbacks: define a method for each event you want to act on."
     order, run_train, run_valid, run = 0, True, True, True
@@ -91,7 +91,7 @@ class Callback:
 
     def __repr__(self): return type(self).__name__
 
-# %% ../../nbs/13_callback.core.ipynb #38e048a6
+# %% ../../nbs/13_callback.core.ipynb #d551bd4a
 def _names(cb, spec) -> bool:
     "Whether `spec` (a class, a class name or a callback name) designates `cb`."
     if isinstance(spec, type): return isinstance(cb, spec)
@@ -125,7 +125,7 @@ def sort_by_run(cbs) -> L:
                          "contradict each other.")
     return L(res)
 
-# %% ../../nbs/13_callback.core.ipynb #c18cf589
+# %% ../../nbs/13_callback.core.ipynb #8d9e81df
 class TrainEvalCallback(Callback):
     "Set train/eval mode, move the model to the data's device, and count training iterations."
     order = -10
@@ -157,7 +157,7 @@ class TrainEvalCallback(Callback):
     def after_fit(self):
         self.learn.model.eval(); self.learn.training = False
 
-# %% ../../nbs/13_callback.core.ipynb #81939fc6
+# %% ../../nbs/13_callback.core.ipynb #a0884af4
 class GatherPredsCallback(Callback):
     "Collect the inputs, predictions, targets and per-item losses of a validation pass, on the CPU."
     run_train = False

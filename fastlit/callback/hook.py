@@ -6,7 +6,7 @@
 __all__ = ['Hook', 'hook_output', 'Hooks', 'hook_outputs', 'dummy_eval', 'model_sizes', 'num_features_model', 'has_params',
            'HookCallback', 'ActivationStats', 'layer_info', 'module_summary']
 
-# %% ../../nbs/15_callback.hook.ipynb #3fdb41ba
+# %% ../../nbs/15_callback.hook.ipynb #55d81c9f
 from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
@@ -19,7 +19,7 @@ from ..layers import flatten_model, in_channels, ParameterModule
 from .core import Callback
 from ..learner import Learner
 
-# %% ../../nbs/15_callback.hook.ipynb #78cad438
+# %% ../../nbs/15_callback.hook.ipynb #f5aaa9e0
 class Hook:
     "Call `hook_func(module, input, output)` each time `m` runs (forward or backward); keep the latest result in `stored`."
     def __init__(self, m:nn.Module,      # the module to watch
@@ -51,7 +51,7 @@ class Hook:
     def __repr__(self):
         return f"Hook({self._name}, {'forward' if self.is_forward else 'backward'}{', removed' if self.removed else ''})"
 
-# %% ../../nbs/15_callback.hook.ipynb #22edac00
+# %% ../../nbs/15_callback.hook.ipynb #85ef5b7a
 def _hook_inner(m, i, o):
     "Keep the output: a tensor, or a list of tensors."
     return o if isinstance(o, Tensor) or is_listy(o) else list(o)
@@ -107,7 +107,7 @@ def hook_outputs(modules,            # modules, or a module (which stands for it
     "`Hooks` that keep the output (or output gradient, if `grad`) of each module of `modules`."
     return Hooks(modules, _hook_inner, detach=detach, cpu=cpu, is_forward=not grad)
 
-# %% ../../nbs/15_callback.hook.ipynb #e40d5c1c
+# %% ../../nbs/15_callback.hook.ipynb #ff414dfe
 @contextmanager
 def _eval_mode(m:nn.Module):
     "`m` in eval mode in a `with` block; each submodule gets its own train/eval mode back afterwards."
@@ -150,7 +150,7 @@ def has_params(m:nn.Module) -> bool:
     "Whether `m` has any parameter."
     return next(iter(m.parameters()), None) is not None
 
-# %% ../../nbs/15_callback.hook.ipynb #f0fb5f6d
+# %% ../../nbs/15_callback.hook.ipynb #523a7dfd
 def _layers(m:nn.Module, include_paramless:bool) -> list:
     "The layers of `m` that run (`flatten_model` without its wrappers of loose parameters), optionally only those with parameters."
     return [o for o in flatten_model(m) if not isinstance(o, ParameterModule) and (include_paramless or has_params(o))]
@@ -201,7 +201,7 @@ class HookCallback(Callback):
     def _remove(self):
         if self.hooks is not None: self.hooks.remove()
 
-# %% ../../nbs/15_callback.hook.ipynb #a6523922
+# %% ../../nbs/15_callback.hook.ipynb #1ad027fe
 class ActivationStats(HookCallback):
     "Record the mean, standard deviation and share of near-zero values of each layer's output at training batches."
     order = -20
@@ -265,7 +265,7 @@ class ActivationStats(HookCallback):
             ax.plot(vals); ax.set_title(title)
         return axs
 
-# %% ../../nbs/15_callback.hook.ipynb #dec7147f
+# %% ../../nbs/15_callback.hook.ipynb #e2556d1d
 def _shape_str(o) -> str:
     "A tensor's shape as '8 x 3 x 32 x 32'; several shapes joined with ', '."
     if isinstance(o, Tensor): return ' x '.join(str(s) for s in o.shape)

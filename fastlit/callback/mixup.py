@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MixHandler', 'MixUp', 'CutMix']
 
-# %% ../../nbs/19_callback.mixup.ipynb #d21650a9
+# %% ../../nbs/19_callback.mixup.ipynb #f27ba66d
 import inspect
 import torch
 from torch import Tensor
@@ -13,7 +13,7 @@ from torch.distributions import Beta
 from .core import Callback
 from ..layers import NoneReduce
 
-# %% ../../nbs/19_callback.mixup.ipynb #c728c4f5
+# %% ../../nbs/19_callback.mixup.ipynb #82363882
 def _check_reducible(lf):
     "Refuse a loss function that cannot return one loss per item."
     if hasattr(lf, 'reduction'): return
@@ -34,7 +34,7 @@ class MixHandler(Callback):
         if not alpha > 0: raise ValueError(f"{type(self).__name__}: alpha must be positive, not {alpha}.")
         self.alpha, self._distribs = float(alpha), {}
         self.lam = self.shuffle = self.yb1 = self.old_lf = None
-        self.mix_loss = False
+        self.mix_loss = self._checked = False
 
     def distrib(self, device=None) -> Beta:
         "The Beta distribution of the weights, with its parameters on `device` (so samples are drawn there)."
@@ -74,7 +74,7 @@ class MixHandler(Callback):
             loss = (o2 + lam[:, None]*(o1 - o2)).reshape(own.shape)
         return _reduce(loss, getattr(self.old_lf, 'reduction', 'mean'))
 
-# %% ../../nbs/19_callback.mixup.ipynb #0a48a8b7
+# %% ../../nbs/19_callback.mixup.ipynb #854393a2
 class MixUp(MixHandler):
     "Train on blends of pairs of samples of each batch, and of their labels (or losses) with the same weights."
     def __init__(self, alpha:float=.4): super().__init__(alpha)  # concentration of Beta(alpha, alpha)
@@ -97,7 +97,7 @@ class MixUp(MixHandler):
         self._partners()
         if not self.mix_loss: self.learn.yb = tuple(self._blend(y, f"target {i}") for i, y in enumerate(self.learn.yb))
 
-# %% ../../nbs/19_callback.mixup.ipynb #01863652
+# %% ../../nbs/19_callback.mixup.ipynb #5be517f0
 class CutMix(MixHandler):
     "Paste a random rectangle of another image of the batch into each image, and weight the labels by area."
     def __init__(self, alpha:float=1.): super().__init__(alpha)  # concentration of Beta(alpha, alpha)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['ProgressCallback', 'ShowGraphCallback', 'CSVLogger']
 
-# %% ../../nbs/16_callback.progress.ipynb #8378912e
+# %% ../../nbs/16_callback.progress.ipynb #913cd7fd
 import csv, math, time
 from pathlib import Path
 import pandas as pd
@@ -14,7 +14,7 @@ from fastprogress.fastprogress import master_bar, progress_bar
 from .core import Callback
 from ..learner import Recorder   # also sets up `defaults.callbacks`, which this module extends
 
-# %% ../../nbs/16_callback.progress.ipynb #c3ed0691
+# %% ../../nbs/16_callback.progress.ipynb #02727ccd
 def _fmt(v) -> str:
     "A log value as the bar's table shows it."
     if v is None: return ''
@@ -29,8 +29,7 @@ class ProgressCallback(Callback):
         learn = self.learn
         self.mbar = self.pbar = self._writer = None
         if not (learn.in_fit and learn.create_mbar): return
-        self.mbar = master_bar(list(range(learn.n_epoch)))
-        self.mbar.on_iter_begin()
+        self.mbar = master_bar(list(range(learn.n_epoch)))     # shown from its first `update`, in `before_epoch`
         if learn.logger is not noop:
             self._old_logger, learn.logger = learn.logger, self._write_stats
             self._writer = self._write_stats
@@ -83,7 +82,7 @@ class ProgressCallback(Callback):
 
 if ProgressCallback not in defaults.callbacks: defaults.callbacks.append(ProgressCallback)
 
-# %% ../../nbs/16_callback.progress.ipynb #13c092f2
+# %% ../../nbs/16_callback.progress.ipynb #ebc2f325
 class ShowGraphCallback(Callback):
     "Plot the training and validation losses in the progress bar after each epoch (in a notebook)."
     order, run_valid = 65, False
@@ -108,7 +107,7 @@ class ShowGraphCallback(Callback):
     def after_epoch(self):
         self.learn.progress.mbar.update_graph(*self.graph_data())
 
-# %% ../../nbs/16_callback.progress.ipynb #747a7382
+# %% ../../nbs/16_callback.progress.ipynb #99127d4d
 class CSVLogger(Callback):
     "Also write the per-epoch log to the CSV file `learn.path/fname`."
     order = 70   # after the progress bar, so the rows still reach its table

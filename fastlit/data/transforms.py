@@ -10,8 +10,9 @@ __all__ = ['image_extensions', 'imagenet_stats', 'cifar_stats', 'mnist_stats', '
            'MultiCategorize', 'one_hot', 'one_hot_decode', 'OneHotEncode', 'EncodedMultiCategorize', 'RegressionSetup',
            'ToTensor', 'IntToFloatTensor', 'broadcast_vec', 'Normalize']
 
-# %% ../../nbs/06_data.transforms.ipynb #7e946a68
+# %% ../../nbs/06_data.transforms.ipynb #e69c3f80
 import os, re, mimetypes
+from functools import partial
 from pathlib import Path
 from collections.abc import Callable, Iterable
 import numpy as np, pandas as pd, torch
@@ -20,8 +21,9 @@ from fastcore.basics import ifnone, store_attr, listify, first
 from ..dispatch import retain_type
 from ..torch_core import TensorBase, TensorImage, TensorMask, TensorCategory, TensorMultiCategory, show_title
 from ..transform import Transform, DisplayedTransform
+from ..losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat, MSELossFlat
 
-# %% ../../nbs/06_data.transforms.ipynb #1e919e4e
+# %% ../../nbs/06_data.transforms.ipynb #237160cb
 def _walk_files(path:Path, fnames:Iterable[str], extensions:set|None) -> list:
     "The files of one folder whose extension is in `extensions` (all when `None`), skipping hidden ones."
     res = [path/f for f in fnames if not f.startswith('.')]
@@ -49,7 +51,7 @@ def get_files(path, # folder to search
         res = _walk_files(path, sorted(f.name for f in os.scandir(path) if f.is_file()), extensions)
     return L(res)
 
-# %% ../../nbs/06_data.transforms.ipynb #34a699dd
+# %% ../../nbs/06_data.transforms.ipynb #0d5bafb9
 image_extensions = set(k for k, v in mimetypes.types_map.items() if v.startswith('image/')) | {'.webp', '.tif', '.tiff'}
 
 def get_image_files(path, recurse:bool=True, folders=None) -> L:
@@ -71,7 +73,7 @@ def ImageGetter(suf:str='', recurse:bool=True, folders=None) -> Callable:
     def _inner(o, recurse=recurse, folders=folders): return get_image_files(Path(o)/suf, recurse, folders)
     return _inner
 
-# %% ../../nbs/06_data.transforms.ipynb #1c82a493
+# %% ../../nbs/06_data.transforms.ipynb #96357f93
 def _check_split(name:str, train:list, valid:list, n:int):
     "Raise a clear error when a split leaves the training or validation set empty."
     if n and not len(train): raise ValueError(f"{name}: the training set is empty ({n} items, all went to validation)")
@@ -161,7 +163,7 @@ def ColSplitter(col='is_valid', on=None) -> Callable:
         return np.flatnonzero(~valid).tolist(), np.flatnonzero(valid).tolist()
     return _inner
 
-# %% ../../nbs/06_data.transforms.ipynb #9f40d90a
+# %% ../../nbs/06_data.transforms.ipynb #023308f5
 def parent_label(o) -> str:
     "The name of the folder that holds `o`."
     return Path(o).parent.name
@@ -183,7 +185,8 @@ class ColReader(DisplayedTransform):
         self.pref = str(pref) + os.path.sep if isinstance(pref, Path) else pref
         self.cols = L(cols)
     def _do_one(self, r, c):
-        o = r[c] if isinstance(c, int) or c not in getattr(r, '_fields', ()) else getattr(r, c)
+        if isinstance(c, int): o = r.iloc[c] if hasattr(r, 'iloc') else r[c]
+        else: o = getattr(r, c) if c in getattr(r, '_fields', ()) else r[c]
         if len(self.pref) == 0 and len(self.suff) == 0 and self.label_delim is None: return o
         if self.label_delim is None: return f'{self.pref}{o}{self.suff}'
         return o.split(self.label_delim) if len(o) > 0 else []
@@ -193,12 +196,13 @@ class ColReader(DisplayedTransform):
         if len(self.cols) == 1: return self._do_one(o, self.cols[0])
         return L(self._do_one(o, c) for c in self.cols)
 
-def using_attr(f:Callable, attr:str) -> Callable:
-    "A function that applies `f` to attribute `attr` of its argument."
-    def _inner(o): return f(getattr(o, attr))
-    return _inner
+def _apply_to_attr(f:Callable, attr:str, o): return f(getattr(o, attr))
 
-# %% ../../nbs/06_data.transforms.ipynb #e6668cae
+def using_attr(f:Callable, attr:str) -> Callable:
+    "A function that applies `f` to attribute `attr` of its argument (picklable, so exported learners keep it)."
+    return partial(_apply_to_attr, f, attr)
+
+# %% ../../nbs/06_data.transforms.ipynb #3155bca0
 class CategoryMap(L):
     "A vocabulary: the sorted unique values of `col`, with `o2i` mapping each back to its index."
     def __init__(self, col, sort:bool=True, add_na:bool=False, strict:bool=False):
@@ -232,7 +236,7 @@ def _unseen(name, label, vocab):
 
 class Categorize(DisplayedTransform):
     "Map a label to its index in `vocab` (learned from the training labels at setup unless given)."
-    loss_func, order = None, 1
+    loss_func, order = CrossEntropyLossFlat(), 1
     def __init__(self, vocab=None, sort:bool=True, add_na:bool=False):
         super().__init__()
         store_attr('sort,add_na')
@@ -251,7 +255,7 @@ class Categorize(DisplayedTransform):
 
 class MultiCategorize(Categorize):
     "Map a list of labels to their indices in `vocab` (learned from the training labels at setup unless given)."
-    loss_func, order = None, 1
+    loss_func, order = BCEWithLogitsLossFlat(), 1
     def __init__(self, vocab=None, add_na:bool=False):
         super().__init__(vocab=vocab, add_na=add_na, sort=vocab is None)
     def setups(self, dsets):
@@ -290,15 +294,16 @@ class OneHotEncode(DisplayedTransform):
 
 class EncodedMultiCategorize(Categorize):
     "Pass through multi-label targets that are already one-hot encoded, decoding them with `vocab`."
-    loss_func, order = None, 1
+    loss_func, order = BCEWithLogitsLossFlat(), 1
     def __init__(self, vocab):
         super().__init__(vocab, sort=False); self.c = len(vocab)
     def encodes(self, o): return TensorMultiCategory(torch.as_tensor(o, dtype=torch.float))
     def decodes(self, o): return MultiCategory(one_hot_decode(o, self.vocab))
 
-# %% ../../nbs/06_data.transforms.ipynb #b6a2aa5c
+# %% ../../nbs/06_data.transforms.ipynb #02f25de3
 class RegressionSetup(DisplayedTransform):
     "Turn numeric targets into float tensors, recording the number of values per target as `c`."
+    loss_func = MSELossFlat()
     def __init__(self, c:int|None=None):
         super().__init__(); self.c = c
     def encodes(self, o): return torch.as_tensor(o, dtype=torch.float)
@@ -307,7 +312,7 @@ class RegressionSetup(DisplayedTransform):
         try: self.c = len(dsets[0]) if hasattr(dsets[0], '__len__') else 1
         except (IndexError, TypeError): self.c = 1
 
-# %% ../../nbs/06_data.transforms.ipynb #a79d797b
+# %% ../../nbs/06_data.transforms.ipynb #0f65bf91
 class ToTensor(Transform):
     "Turn an item into its tensor type (types register their own `encodes`)."
     order = 5

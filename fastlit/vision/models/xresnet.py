@@ -9,23 +9,23 @@ __all__ = ['init_cnn', 'XResNet', 'xresnet18', 'xresnet34', 'xresnet50', 'xresne
            'xresnext50', 'xresnext101', 'xse_resnext18', 'xse_resnext34', 'xse_resnext50', 'xse_resnext101',
            'xsenet154']
 
-# %% ../../../nbs/11a_vision.models.xresnet.ipynb #cb0846dd
+# %% ../../../nbs/11a_vision.models.xresnet.ipynb #0bd2517a
 import math
 from functools import partial
 import torch
 from torch import nn
 from fastcore.basics import store_attr
-from ...layers import ConvLayer, ResBlock, SEBlock, SEResNeXtBlock, MaxPool, AdaptiveAvgPool, Flatten
+from ...layers import _Sequential, ConvLayer, ResBlock, SEBlock, SEResNeXtBlock, MaxPool, AdaptiveAvgPool, Flatten
 
-# %% ../../../nbs/11a_vision.models.xresnet.ipynb #a5cb8c26
+# %% ../../../nbs/11a_vision.models.xresnet.ipynb #0926ace2
 def init_cnn(m:nn.Module):
     "Kaiming-normal weights and zero biases for every convolution and linear layer of `m`."
     if getattr(m, 'bias', None) is not None: nn.init.constant_(m.bias, 0)
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)): nn.init.kaiming_normal_(m.weight)
     for child in m.children(): init_cnn(child)
 
-# %% ../../../nbs/11a_vision.models.xresnet.ipynb #4c1f85c8
-class XResNet(nn.Sequential):
+# %% ../../../nbs/11a_vision.models.xresnet.ipynb #386e4348
+class XResNet(_Sequential):
     "A ResNet with the 'bag of tricks' stem and downsampling: stem, max-pool, stages of `block`s, pool, linear."
     def __init__(self, block,                  # block constructor, e.g. `ResBlock`
                  expansion:int,                # 1: basic blocks; 4: bottlenecks
@@ -61,7 +61,7 @@ class XResNet(nn.Sequential):
                                           sa=sa and i == blocks - 1, act_cls=self.act_cls, ndim=self.ndim, ks=self.ks, **kwargs)
                                for i in range(blocks)])
 
-# %% ../../../nbs/11a_vision.models.xresnet.ipynb #d5fc4bd6
+# %% ../../../nbs/11a_vision.models.xresnet.ipynb #a38cc516
 def _no_pretrained(name:str):
     raise ValueError(f"{name}: fastlit has no pretrained weights for XResNet models; pass pretrained=False to train "
                      "from scratch, or use a torchvision architecture (e.g. `resnet50`) for transfer learning.")

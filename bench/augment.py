@@ -1,0 +1,171 @@
+"""Time per batch of the default GPU augmentation pipeline, `aug_transforms()`, against fastai's and kornia's.
+
+Cases: a 256x3x224x224 and a 512x3x32x32 batch of random floats in [0, 1], in float32 and float16, run as a training
+data loader runs its batch transforms (a `Pipeline` with `split_idx=0`). Rows:
+
+* fastlit `aug_transforms()` (flip, warp, rotate, zoom merged into one resample, brightness and contrast in one pass),
+  compiled with `torch.compile` on CUDA (the default), and again with `augment_compile(False)` (eager);
+* fastai's `aug_transforms()` (if fastai imports), kornia's `AugmentationSequential` of the same transforms (if kornia
+  imports): horizontal flip, perspective 0.2, affine (rotation 10 degrees, zoom 1 to 1.1), colour jitter 0.2;
+* two floors: one eager `F.affine_grid` + `F.grid_sample` of the batch, and a plain copy of it.
+
+fastai needs fastcore 2, which the fastlit development environment cannot have (nbdev 2.4.14 pins fastcore 1), so
+fastai and kornia live in a separate environment. Run from the fastlit environment and name the other interpreter:
+the same run times fastlit here and fastai/kornia there, one after the other, and prints one table:
+
+    python bench/augment.py --device cuda --other-python /work/benchenv/bin/python
+
+`--impls` picks rows (fastlit, fastlit_eager, fastai, kornia, grid_sample, copy); `--bs`/`--sizes` change the batches.
+On CUDA the first calls (warm-up, not timed) include compiling. Times are the median over `--repeats` of the mean
+over `--iters` back-to-back batches, synchronised at both ends.
+"""
+import argparse, json, os, platform, statistics, subprocess, sys, time, traceback
+import torch
+import torch.nn.functional as F
+
+IMPLS = ('fastlit', 'fastlit_eager', 'fastai', 'kornia', 'grid_sample', 'copy')
+LOCAL = ('fastlit', 'fastlit_eager', 'grid_sample', 'copy')    # what runs here when another interpreter does the rest
+
+def _sync(device):
+    if device.type == 'cuda': torch.cuda.synchronize(device)
+
+def time_fn(f, device, warmup:int, iters:int, repeats:int) -> float:
+    "Median over `repeats` of the mean milliseconds per call of `f()` over `iters` calls."
+    for _ in range(warmup): f()
+    _sync(device)
+    res = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(iters): f()
+        _sync(device)
+        res.append((time.perf_counter() - t0) / iters * 1e3)
+    return statistics.median(res)
+
+def make_fastlit(x, eager:bool=False):
+    from fastlit.vision.augment import aug_transforms, augment_compile
+    from fastlit.transform import Pipeline
+    from fastlit.torch_core import TensorImage
+    augment_compile(not eager)
+    torch._dynamo.reset()      # each case compiles for its own shapes, as one training run would
+    pipe, xb = Pipeline(aug_transforms(), split_idx=0), TensorImage(x)
+    return lambda: pipe(xb)
+
+def make_fastai(x):
+    from fastai.vision.augment import aug_transforms
+    from fastai.torch_core import TensorImage
+    from fasttransform import Pipeline
+    pipe, xb = Pipeline(aug_transforms(), split_idx=0), TensorImage(x)
+    return lambda: pipe(xb)
+
+def make_kornia(x):
+    import kornia.augmentation as K
+    aug = K.AugmentationSequential(K.RandomHorizontalFlip(p=0.5), K.RandomPerspective(distortion_scale=0.2, p=0.75),
+                                   K.RandomAffine(degrees=10., scale=(1., 1.1), p=0.75),
+                                   K.ColorJitter(brightness=0.2, contrast=0.2, p=0.75)).to(x.device)
+    return lambda: aug(x)
+
+def make_grid_sample(x):
+    bs = x.shape[0]
+    theta = torch.eye(2, 3, device=x.device, dtype=x.dtype).repeat(bs, 1, 1)
+    theta[:, :, :2] *= 0.95
+    def f():
+        grid = F.affine_grid(theta, x.shape, align_corners=True)
+        return F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=True)
+    return f
+
+def make_copy(x): return lambda: x.clone()
+
+MAKERS = dict(fastlit=make_fastlit, fastlit_eager=lambda x: make_fastlit(x, eager=True), fastai=make_fastai,
+              kornia=make_kornia, grid_sample=make_grid_sample, copy=make_copy)
+
+def run(impls, device, cases, dtypes, warmup, iters, repeats) -> list:
+    "Rows (impl, case, dtype, ms or None, error) for every combination."
+    rows = []
+    for bs, sz in cases:
+        for dt in dtypes:
+            dtype = getattr(torch, dt)
+            torch.manual_seed(0)
+            x = torch.rand(bs, 3, sz, sz, device=device).to(dtype)
+            for impl in impls:
+                case = f"{bs}x3x{sz}x{sz}"
+                try:
+                    f = MAKERS[impl](x)
+                    ms = time_fn(f, device, warmup, iters, repeats)
+                    rows.append(dict(impl=impl, case=case, dtype=dt, ms=ms, error=None))
+                except Exception as e:
+                    msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:160]
+                    rows.append(dict(impl=impl, case=case, dtype=dt, ms=None, error=msg))
+                print(f"  {impl:14s} {case:16s} {dt:8s} " + (f"{rows[-1]['ms']:.3f} ms" if rows[-1]['ms'] is not None else rows[-1]['error']),
+                      file=sys.stderr, flush=True)
+    return rows
+
+def table(rows, cases, dtypes, impls) -> str:
+    head = "| implementation | " + " | ".join(f"{c} {d}" for c in cases for d in dtypes) + " |"
+    lines = [head, "|---" * (1 + len(cases) * len(dtypes)) + "|"]
+    errs = []
+    for impl in impls:
+        cells = []
+        for c in cases:
+            for d in dtypes:
+                r = next((r for r in rows if r['impl'] == impl and r['case'] == c and r['dtype'] == d), None)
+                if r is None: cells.append('-')
+                elif r['ms'] is None:
+                    errs.append(f"{impl}, {c} {d}: {r['error']}")
+                    cells.append(f"fails [{len(errs)}]")
+                else: cells.append(f"{r['ms']:.3f}")
+        lines.append(f"| {impl} | " + " | ".join(cells) + " |")
+    if errs: lines += [""] + [f"[{i+1}] {e}" for i, e in enumerate(errs)]
+    return "\n".join(lines)
+
+def env_line(device) -> str:
+    dev = torch.cuda.get_device_name(device) if device.type == 'cuda' else (platform.processor() or platform.machine())
+    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+    return (f"torch {torch.__version__}, python {platform.python_version()}, device {device} ({dev}), "
+            f"{torch.get_num_threads()} CPU threads, load average {load:.1f}")
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--impls', default=None, help=f'rows, from {",".join(IMPLS)} (default: all; on CPU without fastlit_eager, '
+                   'which is then the same code as fastlit)')
+    p.add_argument('--bs', default='256,512', help='batch size of each case')
+    p.add_argument('--sizes', default='224,32', help='image size of each case')
+    p.add_argument('--dtypes', default='float32,float16')
+    p.add_argument('--warmup', type=int, default=None, help='untimed calls first (default: 5 on CUDA, 1 on CPU)')
+    p.add_argument('--iters', type=int, default=None, help='calls per timing (default: 50 on CUDA, 2 on CPU)')
+    p.add_argument('--repeats', type=int, default=None, help='timings, the median is kept (default: 5 on CUDA, 3 on CPU)')
+    p.add_argument('--other-python', default=None, help='interpreter that runs fastai and kornia (their own environment)')
+    p.add_argument('--json', default=None, help='write the rows here (used with --other-python)')
+    a = p.parse_args()
+    device = torch.device(a.device)
+    cuda = device.type == 'cuda'
+    warmup = a.warmup if a.warmup is not None else (5 if cuda else 1)
+    iters = a.iters if a.iters is not None else (50 if cuda else 2)
+    repeats = a.repeats if a.repeats is not None else (5 if cuda else 3)
+    cases = list(zip([int(v) for v in a.bs.split(',')], [int(v) for v in a.sizes.split(',')]))
+    impls = [i for i in a.impls.split(',') if i] if a.impls else [i for i in IMPLS if cuda or i != 'fastlit_eager']
+    dtypes = a.dtypes.split(',')
+    bad = [i for i in impls if i not in IMPLS]
+    if bad: p.error(f"unknown --impls {bad}; choose from {list(IMPLS)}")
+    here = [i for i in impls if i in LOCAL] if a.other_python else impls
+    there = [i for i in impls if i not in here]
+    envs = [env_line(device)]
+    rows = run(here, device, cases, dtypes, warmup, iters, repeats)
+    if there:
+        out = f"/tmp/bench_augment_{os.getpid()}.json"
+        cmd = [a.other_python, __file__, '--device', a.device, '--impls', ','.join(there), '--bs', a.bs, '--sizes', a.sizes,
+               '--dtypes', a.dtypes, '--warmup', str(warmup), '--iters', str(iters), '--repeats', str(repeats), '--json', out]
+        subprocess.run(cmd, check=True)
+        with open(out) as f: other = json.load(f)
+        os.remove(out)
+        rows += other['rows']; envs.append(other['env'] + f" ({a.other_python})")
+    if a.json:
+        with open(a.json, 'w') as f: json.dump(dict(rows=rows, env=envs[0]), f)
+        return
+    case_names = [f"{bs}x3x{sz}x{sz}" for bs, sz in cases]
+    print("milliseconds per batch (median of %d timings of %d batches, after %d warm-up calls)\n" % (repeats, iters, warmup))
+    for e in envs: print(f"- {e}")
+    print()
+    print(table(rows, case_names, dtypes, impls))
+
+if __name__ == '__main__': main()
