@@ -6,7 +6,7 @@
 __all__ = ['synth_dbunch', 'RegModel', 'mk_metric', 'Learner', 'synth_learner', 'Recorder', 'save_model', 'load_model',
            'load_learner']
 
-# %% ../nbs/13a_learner.ipynb #41d5eded
+# %% ../nbs/13a_learner.ipynb #90e54820
 import inspect, math, os, pickle, tempfile, time, warnings
 from contextlib import contextmanager, ExitStack
 from functools import partial
@@ -20,6 +20,12 @@ from fastcore.basics import defaults, noop, detuplify, tuplify, patch
 from fastcore.foundation import L
 from fastprogress.core import format_time
 from .torch_core import (to_device, to_detach, trainable_params, bn_bias_params, Module)
+from torch import Tensor
+from .torch_core import TensorBase as _TensorBase
+
+def _untyped(xb:tuple) -> tuple:
+    "The inputs as plain tensors: the model's ops skip typed-tensor dispatch, and its outputs are plain tensors."
+    return tuple(x.as_subclass(Tensor) if isinstance(x, _TensorBase) else x for x in xb)
 from .data.load import DataLoader
 from .data.core import DataLoaders
 from .optimizer import Adam
@@ -28,7 +34,7 @@ from .callback.core import (Callback, TrainEvalCallback, GatherPredsCallback, so
     CancelBatchException, CancelBackwardException, CancelStepException, CancelTrainException, CancelValidException,
     CancelEpochException, CancelFitException)
 
-# %% ../nbs/13a_learner.ipynb #5d4edea8
+# %% ../nbs/13a_learner.ipynb #5892980b
 def synth_dbunch(a:float=2, b:float=3,  # the line to learn, y = a*x + b
                  bs:int=16,             # batch size
                  n_train:int=10,        # number of training batches
@@ -49,7 +55,7 @@ class RegModel(Module):
     def __init__(self): self.a, self.b = nn.Parameter(torch.randn(1)), nn.Parameter(torch.randn(1))
     def forward(self, x): return x*self.a + self.b
 
-# %% ../nbs/13a_learner.ipynb #cb9983d5
+# %% ../nbs/13a_learner.ipynb #e9cf828f
 defaults.lr = 1e-3
 defaults.callbacks = [TrainEvalCallback]   # `Recorder` joins below, `ProgressCallback` in `callback.progress`
 
@@ -70,7 +76,7 @@ def _same_device(a, b) -> bool:
     a, b = torch.device(a), torch.device(b)
     return a.type == b.type and (a.index or 0) == (b.index or 0)
 
-# %% ../nbs/13a_learner.ipynb #554582f7
+# %% ../nbs/13a_learner.ipynb #5b8df9da
 class Learner:
     "Train `model` on `dls` with `loss_func` and an optimizer from `opt_func`; callbacks customise every step."
     def __init__(self,
@@ -202,7 +208,7 @@ class Learner:
     def _step(self): self.opt.step()
 
     def _do_one_batch(self):
-        self.pred = self.model(*self.xb)
+        self.pred = self.model(*_untyped(self.xb))
         self('after_pred')
         if self.yb:
             self.loss_grad = self.loss_func(self.pred, *self.yb)
@@ -314,7 +320,7 @@ class Learner:
         state['_plans'] = {}
         return state
 
-# %% ../nbs/13a_learner.ipynb #1eae28c6
+# %% ../nbs/13a_learner.ipynb #ea3472aa
 class _SkipToEpoch(Callback):
     "Skip the epochs before `start_epoch` (`fit(..., start_epoch=)`)."
     order = -20
@@ -322,14 +328,14 @@ class _SkipToEpoch(Callback):
     def before_epoch(self):
         if self.learn.epoch < self.start_epoch: raise CancelEpochException
 
-# %% ../nbs/13a_learner.ipynb #9c7f1fbf
+# %% ../nbs/13a_learner.ipynb #7a950118
 def synth_learner(n_trn:int=10, n_val:int=2, cuda:bool=False, lr:float=1e-3, data=None, model=None, **kwargs) -> Learner:
     "A `Learner` for the regression `y = 2*x + 3` (`synth_dbunch`), with `RegModel` and MSE loss."
     if data is None: data = synth_dbunch(n_train=n_trn, n_valid=n_val, cuda=cuda)
     if model is None: model = RegModel()
     return Learner(data, model, lr=lr, loss_func=nn.functional.mse_loss, **kwargs)
 
-# %% ../nbs/13a_learner.ipynb #5c01e9a9
+# %% ../nbs/13a_learner.ipynb #e68d712f
 def _as_number(v):
     "A metric value as a Python number (or list of numbers); `None` stays `None`."
     if isinstance(v, torch.Tensor): return v.item() if v.numel() == 1 else v.tolist()
@@ -388,6 +394,7 @@ class Recorder(Callback):
 
     def before_train(self):
         for m in self._train_mets[1:]: m.reset()     # the smoothed loss runs on across epochs
+        self._epoch_start = len(self._losses) + len(self._pending)
 
     def before_validate(self):
         for m in self._valid_mets: m.reset()
@@ -404,12 +411,15 @@ class Recorder(Callback):
         sl = self.smooth_loss.value
         learn.smooth_loss = sl
         self._pending.append(sl)
-        if not self.stop_on_nan: return
-        if sl.device.type != 'cpu':              # reading a GPU value waits for it: at most once a second
-            now = time.perf_counter()
-            if now < self._next_check: return
-            self._next_check = now + 1.
-        if not math.isfinite(sl.item()): self._stop_non_finite()
+        if self.stop_on_nan and self._check_now(sl) and not math.isfinite(sl.item()): self._stop_non_finite()
+
+    def _check_now(self, sl) -> bool:
+        "Whether to read the smoothed loss now: every batch on the CPU, elsewhere (it waits for the device) once a second."
+        if sl.device.type == 'cpu': return True
+        now = time.perf_counter()
+        if now < self._next_check: return False
+        self._next_check = now + 1.
+        return True
 
     def _flush(self):
         "Copy the smoothed losses of the batches since the last flush to the host, in one transfer."
@@ -418,13 +428,11 @@ class Recorder(Callback):
             self._pending = []
 
     def _stop_non_finite(self):
-        vals = torch.stack(self._pending).cpu()
-        bad = int((~torch.isfinite(vals)).nonzero()[0, 0])
-        self._flush()
-        it = len(self._losses) - len(vals) + bad
+        losses, start = self.losses, self._epoch_start
+        bad = next((i for i, v in enumerate(losses[start:]) if not math.isfinite(v)), len(losses) - start - 1)
         raise FloatingPointError(
-            f"Training stopped: the loss became {vals[bad].item()} at epoch {self.learn.epoch}, batch {bad} "
-            f"(training iteration {it}). Lower the learning rate, look for NaN or infinite values in the data, "
+            f"Training stopped: the loss became {losses[start + bad]} at epoch {self.learn.epoch}, batch {bad} "
+            f"(training iteration {start + bad}). Lower the learning rate, look for NaN or infinite values in the data, "
             f"or clip the gradients.")
 
     @property
@@ -435,7 +443,7 @@ class Recorder(Callback):
 
     def after_train(self):
         self._train_vals = [_as_number(m.value) for m in self._train_mets]
-        if self.stop_on_nan and self._pending and not all(map(_finite, self._train_vals[:1])): self._stop_non_finite()
+        if self.stop_on_nan and not _finite(self._train_vals[0]): self._stop_non_finite()
         self._flush()
 
     def after_validate(self):
@@ -488,7 +496,7 @@ class Recorder(Callback):
 
 defaults.callbacks = [TrainEvalCallback, Recorder]
 
-# %% ../nbs/13a_learner.ipynb #e478dcaf
+# %% ../nbs/13a_learner.ipynb #9b09658c
 def _reorder(x, order):
     "`x` (a tensor, or nested tuples/lists of them) indexed by `order` along the first axis."
     if x is None: return None
@@ -502,7 +510,7 @@ class _ConstantIdxs:
     def __init__(self, idxs): self.idxs = list(idxs)
     def __call__(self): return self.idxs
 
-# %% ../nbs/13a_learner.ipynb #7e56bf55
+# %% ../nbs/13a_learner.ipynb #d0420f22
 @patch
 @contextmanager
 def no_logging(self:Learner):
@@ -644,7 +652,7 @@ def show_results(self:Learner,
     _, _, preds = self.get_preds(dl=[b], with_decoded=True)
     dl.show_results(b, preds, max_n=max_n, **kwargs)
 
-# %% ../nbs/13a_learner.ipynb #bf3fcf0b
+# %% ../nbs/13a_learner.ipynb #6e28382b
 @patch
 def freeze_to(self:Learner, n:int):
     "Freeze the parameter groups before `n` (negative counts from the end)."
@@ -662,7 +670,7 @@ def unfreeze(self:Learner):
     "Make every parameter group trainable."
     self.freeze_to(0)
 
-# %% ../nbs/13a_learner.ipynb #071a9ec5
+# %% ../nbs/13a_learner.ipynb #bab71522
 def _atomic_save(obj, file:Path, **kwargs):
     "`torch.save(obj, file)` through a temporary file in the same folder, so `file` is never left half-written."
     file = Path(file)
@@ -754,16 +762,13 @@ def export(self:Learner,
         raise TypeError(f"export: the data ({type(self.dls).__name__}) has no `new_empty`, so it cannot be exported "
                         "without its items; use `learn.save` for the weights.")
     self._end_cleanup()
-    dls, opt_state = self.dls, (self.opt.state_dict() if self.opt is not None else None)
+    dls, opt = self.dls, self.opt
     try:
-        self.dls, self.opt = dls.new_empty(), None
+        self.dls, self.opt = dls.new_empty(), None      # no data, no optimizer state in the export
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore')       # torch warns about pickling the source of classes
+            warnings.simplefilter('ignore')               # torch warns about pickling the source of classes
             _atomic_save(self, self.path/fname, pickle_module=pickle_module, pickle_protocol=pickle_protocol)
-    finally:
-        self.dls = dls
-        if opt_state is not None:
-            self.create_opt(); self.opt.load_state_dict(opt_state)
+    finally: self.dls, self.opt = dls, opt
 
 def load_learner(fname,                 # file written by `Learner.export`
                  cpu:bool=True,         # load onto the CPU (else the default device)
@@ -786,7 +791,7 @@ def load_learner(fname,                 # file written by `Learner.export`
         if hasattr(res.dls, 'cpu'): res.dls.cpu()
     return res
 
-# %% ../nbs/13a_learner.ipynb #c56a93c0
+# %% ../nbs/13a_learner.ipynb #ef092ab3
 _batch_events = ['before_batch', 'after_pred', 'after_loss', 'before_backward', 'after_cancel_backward', 'after_backward',
                  'before_step', 'after_cancel_step', 'after_step', 'after_cancel_batch', 'after_batch']
 _loop = ([(0, 'before_fit'), (0, 'for each epoch:'), (1, 'before_epoch'), (1, 'training pass:'), (2, 'before_train'),
