@@ -41,6 +41,11 @@ def time_fn(f, device, warmup:int, iters:int, repeats:int) -> float:
         res.append((time.perf_counter() - t0) / iters * 1e3)
     return statistics.median(res)
 
+def _check_cpu_half(x, who:str):
+    "torch 2.14.1's float16 `F.grid_sample` on CPU kills the process (segfault) from 4x3x224x224 up: don't try it."
+    if x.device.type == 'cpu' and x.dtype == torch.float16 and x.shape[-1] >= 224:
+        raise RuntimeError(f"not run: {who} would call float16 F.grid_sample on CPU, which segfaults at this size in torch 2.14.1")
+
 def make_fastlit(x, eager:bool=False):
     from fastlit.vision.augment import aug_transforms, augment_compile
     from fastlit.transform import Pipeline
@@ -59,12 +64,14 @@ def make_fastai(x):
 
 def make_kornia(x):
     import kornia.augmentation as K
+    _check_cpu_half(x, 'kornia')
     aug = K.AugmentationSequential(K.RandomHorizontalFlip(p=0.5), K.RandomPerspective(distortion_scale=0.2, p=0.75),
                                    K.RandomAffine(degrees=10., scale=(1., 1.1), p=0.75),
                                    K.ColorJitter(brightness=0.2, contrast=0.2, p=0.75)).to(x.device)
     return lambda: aug(x)
 
 def make_grid_sample(x):
+    _check_cpu_half(x, 'this row')
     bs = x.shape[0]
     theta = torch.eye(2, 3, device=x.device, dtype=x.dtype).repeat(bs, 1, 1)
     theta[:, :, :2] *= 0.95

@@ -6,7 +6,7 @@
 __all__ = ['batch_to_samples', 'show_batch', 'show_results', 'TfmdDL', 'DataLoaders', 'FilteredBase', 'TfmdLists', 'Datasets',
            'test_set']
 
-# %% ../../nbs/04_data.core.ipynb #7d16329f
+# %% ../../nbs/04_data.core.ipynb #9f2a41cb
 import warnings
 from contextlib import contextmanager
 from copy import copy
@@ -16,12 +16,12 @@ import torch
 from fastcore.basics import GetAttr, ifnone, defaults, detuplify, tuplify, merge
 from fastcore.foundation import L, mask2idxs, is_indexer
 from fastcore.xtras import is_listy
-from ..dispatch import typedispatch, retain_types
+from ..dispatch import typedispatch, retain_type, retain_types
 from ..torch_core import to_device, to_cpu, default_device, get_grid, show_image, show_title
 from ..transform import Pipeline, Transform, compose_tfms
 from .load import DataLoader
 
-# %% ../../nbs/04_data.core.ipynb #44527cf3
+# %% ../../nbs/04_data.core.ipynb #9da2a226
 def batch_to_samples(b,             # a batch: a tensor, or nested tuples/lists/dicts of them
                      max_n:int=10): # at most this many samples
     "Split batch `b` into a list of at most `max_n` samples, keeping the types of the elements."
@@ -33,7 +33,7 @@ def batch_to_samples(b,             # a batch: a tensor, or nested tuples/lists/
         return [tuple(o) for o in zip(*[batch_to_samples(o, max_n) for o in b])]
     return list(b[:max_n])
 
-# %% ../../nbs/04_data.core.ipynb #01ead5eb
+# %% ../../nbs/04_data.core.ipynb #9019d6a5
 def _show_elt(o, ctx=None, **kwargs):
     "Draw `o` on `ctx` with its own `show`, as an image if it is a 2-D or 3-D tensor, else as a title."
     if hasattr(o, 'show'): return o.show(ctx=ctx, **kwargs)
@@ -71,7 +71,7 @@ def show_results(x, y, samples, outs, ctxs=None, max_n:int=9, nrows=None, ncols=
     ctxs = _ctxs_for(samples, ctxs, max_n, nrows, ncols, figsize)
     return _show_samples([_elts(s) + _elts(o) for s, o in zip(samples, outs)], ctxs, **kwargs)
 
-# %% ../../nbs/04_data.core.ipynb #cc536bf5
+# %% ../../nbs/04_data.core.ipynb #060d62fd
 _batch_tfms = ('after_item', 'before_batch', 'after_batch')
 
 def _types_of(b):
@@ -199,7 +199,10 @@ class TfmdDL(DataLoader):
                      **kwargs):
         "Show a batch with the model's outputs, with the `show_results` for the types of its inputs and targets."
         x, y, its = self.show_batch(b, max_n=max_n, show=False)
-        b_out = tuple(b[:self.n_inp]) + (tuple(out) if is_listy(out) else (out,))
+        outs_ = tuple(out) if is_listy(out) else (out,)
+        # plain model outputs take the targets' types and metadata (e.g. the `img_size` points need to be decoded)
+        outs_ = tuple(retain_type(o, t, copy_meta=True) for o, t in zip(outs_, b[self.n_inp:])) + outs_[len(b) - self.n_inp:]
+        b_out = tuple(b[:self.n_inp]) + outs_
         x1, y1, outs = self.show_batch(b_out, max_n=max_n, show=False)
         res = (x, x1, None, None) if its is None else (x, y, its, [o[self.n_inp:] for o in outs])
         if not show: return res
@@ -213,7 +216,7 @@ class TfmdDL(DataLoader):
                 if isinstance(a, str) and isinstance(getattr(tfm, a, None), torch.Tensor): setattr(tfm, a, getattr(tfm, a).to(device))
         return self
 
-# %% ../../nbs/04_data.core.ipynb #0f832c7e
+# %% ../../nbs/04_data.core.ipynb #76be235d
 class DataLoaders(GetAttr):
     "The loaders of a project (`train`, `valid`, ...), moved to `device` together."
     _default = 'train'
@@ -305,7 +308,7 @@ class DataLoaders(GetAttr):
 
     def __repr__(self): return f"DataLoaders({', '.join(repr(o) for o in self.loaders)}, path={str(self.path)!r}, device={self.device})"
 
-# %% ../../nbs/04_data.core.ipynb #0782093a
+# %% ../../nbs/04_data.core.ipynb #0dbca1a9
 def _view(p:Pipeline, split_idx) -> Pipeline:
     "A view of pipeline `p` sharing its transforms, with its own `split_idx`."
     res = copy(p)
@@ -438,7 +441,7 @@ class TfmdLists(FilteredBase, GetAttr):
         "Put `x` through the transforms from the one that takes its type on."
         return compose_tfms(x, tfms=self.tfms.fs[self.infer_idx(x):], split_idx=self.split_idx)
 
-# %% ../../nbs/04_data.core.ipynb #fa08aaa9
+# %% ../../nbs/04_data.core.ipynb #a8e36c34
 class Datasets(FilteredBase):
     "Tuples made by running several pipelines of transforms on the same `items`, with subsets from `splits`."
     def __init__(self, items=None,      # the raw items
@@ -506,7 +509,7 @@ class Datasets(FilteredBase):
 
 FilteredBase._dl_type, FilteredBase._dbunch_type = TfmdDL, DataLoaders
 
-# %% ../../nbs/04_data.core.ipynb #c4f989c0
+# %% ../../nbs/04_data.core.ipynb #65b7a6c8
 def test_set(dsets,                    # a `Datasets` or `TfmdLists`
              test_items,               # the new raw items
              rm_tfms=None,             # how many transforms to skip, per pipeline (default: guessed from the items' type)

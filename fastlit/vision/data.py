@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['show_batch', 'show_results', 'ImageDataLoaders', 'SegmentationDataLoaders']
 
-# %% ../../nbs/10_vision.data.ipynb #55fa16d7
+# %% ../../nbs/10_vision.data.ipynb #e4516edb
 import csv, os
 from functools import partial
 from pathlib import Path
@@ -23,7 +23,7 @@ from ..data.transforms import (get_image_files, GrandparentSplitter, RandomSplit
 from ..data.block import DataBlock, CategoryBlock, MultiCategoryBlock
 from .core import PILImage, ImageBlock, MaskBlock, LabeledBBox
 
-# %% ../../nbs/10_vision.data.ipynb #c84d4d2d
+# %% ../../nbs/10_vision.data.ipynb #0c4120a3
 def _samples(samples, max_n:int, who:str) -> list:
     "The first `max_n` of `samples`; an empty batch is an error."
     if not len(samples): raise ValueError(f"{who}: no samples to show (the batch is empty).")
@@ -66,7 +66,7 @@ def _redirect(td, x, y):
     f, generic = td[type(x), type(y[0])], td[type(x), object]
     return None if f is generic else f
 
-# %% ../../nbs/10_vision.data.ipynb #8e8e6bb6
+# %% ../../nbs/10_vision.data.ipynb #3074a610
 @typedispatch
 def show_batch(x:TensorImage, y, samples, ctxs=None, max_n:int=9, nrows=None, ncols=None, figsize=None, **kwargs):
     "A grid of images, each with its target drawn on it: a label as title, a mask laid over, points and boxes drawn."
@@ -85,7 +85,7 @@ def show_batch(x:TensorImage, y:TensorImage, samples, ctxs=None, max_n:int=9, nr
         for j, o in enumerate(s[:2]): o.show(ctx=axs[2*i + j], **kwargs)
     return axs
 
-# %% ../../nbs/10_vision.data.ipynb #464bea6a
+# %% ../../nbs/10_vision.data.ipynb #756b109c
 def _same(targ, pred) -> bool:
     "Whether the decoded target parts `targ` equal the predicted parts `pred`."
     if len(targ) != len(pred): return False
@@ -133,7 +133,7 @@ def show_results(x:TensorImage, y:TensorImage, samples, outs, ctxs=None, max_n:i
             im.show(ctx=axs[3*i + j], **kwargs).set_title(name)
     return axs
 
-# %% ../../nbs/10_vision.data.ipynb #db342f56
+# %% ../../nbs/10_vision.data.ipynb #194ca02f
 def _from_dblock(cls, dblock:DataBlock, source, path, **kwargs):
     "The loaders `dblock` makes from `source`, as a `cls`."
     dls = dblock.dataloaders(source, path=path, **kwargs)
@@ -326,7 +326,7 @@ class ImageDataLoaders(DataLoaders):
                            splitter=RandomSplitter(valid_pct, seed=seed), item_tfms=item_tfms, batch_tfms=batch_tfms)
         return _from_dblock(cls, dblock, list(zip(fnames, labels)), path, **kwargs)
 
-# %% ../../nbs/10_vision.data.ipynb #ef051121
+# %% ../../nbs/10_vision.data.ipynb #038c19a5
 class SegmentationDataLoaders(DataLoaders):
     "`DataLoaders` for segmentation: images and their masks."
     @classmethod

@@ -17,7 +17,7 @@ __all__ = ['model_meta', 'has_pool_type', 'cut_model', 'create_body', 'create_he
            'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg11_bn', 'vgg13', 'vgg13_bn', 'vgg16', 'vgg16_bn', 'vgg19',
            'vgg19_bn', 'wide_resnet50_2', 'wide_resnet101_2']
 
-# %% ../../nbs/21_vision.learner.ipynb #71c4daf2
+# %% ../../nbs/21_vision.learner.ipynb #d26aef79
 import difflib, inspect, os, re, warnings
 import torch
 from torch import nn
@@ -45,7 +45,7 @@ from ..callback.hook import num_features_model
 from .models import xresnet
 from .models.unet import DynamicUnet
 
-# %% ../../nbs/21_vision.learner.ipynb #dce3e656
+# %% ../../nbs/21_vision.learner.ipynb #86c6086d
 _all_ = ['alexnet', 'convnext_base', 'convnext_large', 'convnext_small', 'convnext_tiny', 'densenet121',
          'densenet161', 'densenet169', 'densenet201', 'efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2',
          'efficientnet_b3', 'efficientnet_b4', 'efficientnet_b5', 'efficientnet_b6', 'efficientnet_b7',
@@ -58,7 +58,7 @@ _all_ = ['alexnet', 'convnext_base', 'convnext_large', 'convnext_small', 'convne
          'shufflenet_v2_x2_0', 'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg11_bn', 'vgg13', 'vgg13_bn', 'vgg16',
          'vgg16_bn', 'vgg19', 'vgg19_bn', 'wide_resnet50_2', 'wide_resnet101_2']
 
-# %% ../../nbs/21_vision.learner.ipynb #5e713437
+# %% ../../nbs/21_vision.learner.ipynb #cb439443
 def _is_pool_type(m:nn.Module) -> bool:
     "Whether `m` is a pooling layer (its class name ends with 'Pool1d', 'Pool2d' or 'Pool3d')."
     return re.search(r'Pool[123]d$', type(m).__name__) is not None
@@ -124,7 +124,7 @@ def create_body(model,                  # a model (or an architecture function, 
     _update_first_layer(model, n_in, pretrained)
     return cut_model(model, _pool_cut(model) if cut is None else cut)
 
-# %% ../../nbs/21_vision.learner.ipynb #c936895c
+# %% ../../nbs/21_vision.learner.ipynb #9866851a
 def create_head(nf:int,                 # features coming out of the body (channels)
                 n_out:int,              # outputs (classes)
                 lin_ftrs:list=None,     # sizes of the hidden layers (default [512])
@@ -159,7 +159,7 @@ def create_head(nf:int,                 # features coming out of the body (chann
     if y_range is not None: layers.append(SigmoidRange(*y_range))
     return nn.Sequential(*layers)
 
-# %% ../../nbs/21_vision.learner.ipynb #29e4b2f3
+# %% ../../nbs/21_vision.learner.ipynb #a0c0cc99
 def default_split(m:nn.Module) -> list:
     "Two parameter groups: the body `m[0]` and the rest (the head)."
     return L(m[0], m[1:]).map(params)
@@ -196,7 +196,7 @@ model_meta = {
     alexnet: {**_alexnet_meta},
 }
 
-# %% ../../nbs/21_vision.learner.ipynb #6fd63695
+# %% ../../nbs/21_vision.learner.ipynb #7dde4f34
 def _xresnet_archs() -> dict:
     return {f.__name__: f for f in model_meta if f.__module__ == xresnet.__name__}
 
@@ -248,7 +248,7 @@ def _build_model(arch, pretrained:bool, weights=None) -> nn.Module:
                          "loaded for it; pass pretrained=False.")
     return arch()
 
-# %% ../../nbs/21_vision.learner.ipynb #8957ff0d
+# %% ../../nbs/21_vision.learner.ipynb #1909d7d4
 def create_vision_model(arch,                          # architecture: function or name
                         n_out:int,                     # outputs (classes)
                         pretrained:bool=True,          # load pretrained weights
@@ -279,7 +279,7 @@ def create_vision_model(arch,                          # architecture: function 
     if init is not None: apply_init(model[1], init)
     return model
 
-# %% ../../nbs/21_vision.learner.ipynb #eb949b2f
+# %% ../../nbs/21_vision.learner.ipynb #9ce2b387
 def _listy_last(o): return o[-1] if is_listy(o) and len(o) else o
 
 def get_c(dls) -> int:
@@ -317,6 +317,15 @@ def _add_norm(dls, meta:dict, pretrained:bool, n_in:int=3):
     if any(isinstance(t, Normalize) for t in fs): return
     dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
 
+def _vision_learner_for(dls, model, arch, meta:dict, n_out:int, normalize:bool, pretrained:bool, n_in:int,
+                        splitter=None, **learner_kwargs) -> Learner:
+    "The `Learner` for a vision `model` built on `arch`: its splitter, the data's normalisation, frozen when pretrained."
+    learn = Learner(dls, model, splitter=ifnone(splitter, meta['split']), **learner_kwargs)
+    if normalize: _add_norm(dls, meta, pretrained, n_in)
+    if pretrained: learn.freeze()
+    learn.arch, learn.normalize, learn.n_out, learn.pretrained = arch, normalize, n_out, pretrained
+    return learn
+
 def vision_learner(dls,                                # the data (`DataLoaders` of images and labels)
                    arch,                               # architecture: function (e.g. `resnet34`) or name
                    normalize:bool=True,                # add the pretraining data's normalisation to `dls`
@@ -341,20 +350,16 @@ def vision_learner(dls,                                # the data (`DataLoaders`
     model = create_vision_model(arch, n_out, pretrained=pretrained, weights=weights, cut=cut, n_in=n_in, init=init,
                                 custom_head=custom_head, concat_pool=concat_pool, pool=pool, lin_ftrs=lin_ftrs, ps=ps,
                                 first_bn=first_bn, bn_final=bn_final, lin_first=lin_first, y_range=y_range)
-    learn = Learner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=ifnone(splitter, meta['split']),
-                    cbs=cbs, metrics=metrics, path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias,
-                    train_bn=train_bn, moms=moms)
-    if normalize: _add_norm(dls, meta, pretrained, n_in)
-    if pretrained: learn.freeze()
-    learn.arch, learn.normalize, learn.n_out, learn.pretrained = arch, normalize, n_out, pretrained
-    return learn
+    return _vision_learner_for(dls, model, arch, meta, n_out, normalize=normalize, pretrained=pretrained, n_in=n_in,
+                               loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=splitter, cbs=cbs, metrics=metrics,
+                               path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms)
 
 def cnn_learner(*args, **kwargs) -> Learner:
     "The old name of `vision_learner`."
     warnings.warn("`cnn_learner` has been renamed `vision_learner`; use that name.", DeprecationWarning)
     return vision_learner(*args, **kwargs)
 
-# %% ../../nbs/21_vision.learner.ipynb #6e1e00c1
+# %% ../../nbs/21_vision.learner.ipynb #f166b72d
 def create_unet_model(arch,                   # architecture: function or name
                       n_out:int,              # output channels (classes)
                       img_size,               # (height, width) of the images
@@ -396,10 +401,6 @@ def unet_learner(dls,                               # the data (`DataLoaders` of
     img_size = tuple(dls.one_batch()[0].shape[-2:])
     model = create_unet_model(arch, n_out, img_size, pretrained=pretrained, weights=weights, cut=cut, n_in=n_in,
                               **unet_kwargs, **kwargs)
-    learn = Learner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=ifnone(splitter, meta['split']),
-                    cbs=cbs, metrics=metrics, path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias,
-                    train_bn=train_bn, moms=moms)
-    if normalize: _add_norm(dls, meta, pretrained, n_in)
-    if pretrained: learn.freeze()
-    learn.arch, learn.normalize, learn.n_out, learn.pretrained = arch, normalize, n_out, pretrained
-    return learn
+    return _vision_learner_for(dls, model, arch, meta, n_out, normalize=normalize, pretrained=pretrained, n_in=n_in,
+                               loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=splitter, cbs=cbs, metrics=metrics,
+                               path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms)
