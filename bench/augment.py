@@ -118,7 +118,7 @@ def table(rows, cases, dtypes, impls) -> str:
                 if r is None: cells.append('-')
                 elif r['ms'] is None:
                     errs.append(f"{impl}, {c} {d}: {r['error']}")
-                    cells.append(f"fails [{len(errs)}]")
+                    cells.append(f"{'not run' if 'not run:' in r['error'] else 'fails'} [{len(errs)}]")
                 else: cells.append(f"{r['ms']:.3f}")
         lines.append(f"| {impl} | " + " | ".join(cells) + " |")
     if errs: lines += [""] + [f"[{i+1}] {e}" for i, e in enumerate(errs)]

@@ -10,7 +10,7 @@ __all__ = ['RandTransform', 'ResizeMethod', 'PadMode', 'crop_pad', 'dihedral', '
            'RandomResizedCropGPU', 'grayscale', 'rgb2hsv', 'hsv2rgb', 'LightingTfm', 'Brightness', 'Contrast',
            'Saturation', 'Hue', 'RandomErasing', 'setup_aug_tfms', 'aug_transforms']
 
-# %% ../../nbs/09_vision.augment.ipynb #4d6ad064
+# %% ../../nbs/09_vision.augment.ipynb #efba3442
 import math, random
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from ..torch_core import TensorImageBase, TensorPoint, TensorBBox
 from ..transform import DisplayedTransform
 from .core import PILMask, _item_size, _size_of
 
-# %% ../../nbs/09_vision.augment.ipynb #6ae07989
+# %% ../../nbs/09_vision.augment.ipynb #3c161320
 class RandTransform(DisplayedTransform):
     "A transform that draws its random state once per item in `before_call`, then applies it to every part of the item."
     split_idx, p, do = 0, 1., True
@@ -46,7 +46,7 @@ class RandTransform(DisplayedTransform):
         self.before_call(b, split_idx=split_idx)
         return super().__call__(b, split_idx=split_idx, **kwargs) if self.do else b
 
-# %% ../../nbs/09_vision.augment.ipynb #23256274
+# %% ../../nbs/09_vision.augment.ipynb #4d73de9a
 class ResizeMethod:
     "How `Resize` fits an image to a new aspect ratio: crop it, pad it, or squish it."
     Squish, Crop, Pad = 'squish', 'crop', 'pad'
@@ -69,7 +69,7 @@ def _process_sz(size, who:str) -> tuple:
         raise ValueError(f"{who}: size must be a positive int or a (height, width) pair of positive ints, got {size!r}.")
     return sz[1], sz[0]
 
-# %% ../../nbs/09_vision.augment.ipynb #d676e3cd
+# %% ../../nbs/09_vision.augment.ipynb #0e7fd471
 def _crop_pad_pil(x:Image.Image, sz, tl, pad_mode:str, resample, resize_to) -> Image.Image:
     "The region `sz` at `tl` of `x`, padded with `pad_mode` where it leaves the image, resized to `resize_to`."
     (w, h), (l, t) = x.size, tl
@@ -116,7 +116,7 @@ def crop_pad(x,                         # a PIL image, `TensorPoint` or `TensorB
     if isinstance(x, TensorPoint): return _crop_pad_pts(x, sz, tl, resize_to)
     raise TypeError(f"crop_pad: cannot crop a {type(x).__name__}; expected a PIL image, TensorPoint or TensorBBox.")
 
-# %% ../../nbs/09_vision.augment.ipynb #4af07318
+# %% ../../nbs/09_vision.augment.ipynb #beb312d1
 def _dihedral_pts(p:Tensor, k:int, w, h) -> Tensor:
     "Points (n, 2) in a `w` x `h` image moved by the `k`-th symmetry (see `dihedral`)."
     x, y = p[:, 0], p[:, 1]
@@ -145,7 +145,7 @@ def flip_lr(x, img_size=None):
     "`x` flipped left to right."
     return dihedral(x, 1, img_size=img_size)
 
-# %% ../../nbs/09_vision.augment.ipynb #bc38e356
+# %% ../../nbs/09_vision.augment.ipynb #9dfa4968
 class _ItemGeometry(RandTransform):
     "Base of the geometric item transforms: records the item's size (its parts must agree) before each call."
     split_idx, orig_sz = None, None
@@ -206,7 +206,7 @@ class RandomCrop(_CropPadTfm):
         else: self.tl = ((w - cw) // 2, (h - ch) // 2)
         self.cp_size = self.size
 
-# %% ../../nbs/09_vision.augment.ipynb #6a9af5e0
+# %% ../../nbs/09_vision.augment.ipynb #c8df9c52
 class Resize(_CropPadTfm):
     "Resize to `size` by cropping, padding or squishing (`method`); the crop is random on the training set, centred otherwise."
     order = 1
@@ -236,7 +236,7 @@ class Resize(_CropPadTfm):
         px, py = (random.random(), random.random()) if split_idx == 0 else (0.5, 0.5)
         self.cp_size, self.tl = (cw, ch), (int(px * (w - cw)), int(py * (h - ch)))
 
-# %% ../../nbs/09_vision.augment.ipynb #ee7b3b66
+# %% ../../nbs/09_vision.augment.ipynb #7c60ceeb
 class RandomResizedCrop(_CropPadTfm):
     "A random region (area fraction in [`min_scale`, `max_scale`], aspect ratio in `ratio`) resized to `size`; centre on validation."
     order = 1
@@ -289,7 +289,7 @@ class RandomResizedCrop(_CropPadTfm):
         if self.resize_to != self.size: res = crop_pad(res, self.size)
         return res
 
-# %% ../../nbs/09_vision.augment.ipynb #f29e4ada
+# %% ../../nbs/09_vision.augment.ipynb #84f9490b
 class FlipItem(_ItemGeometry):
     "Flip the item left to right with probability `p` (training set only)."
     split_idx, order = 0, 1
@@ -305,7 +305,7 @@ class DihedralItem(_ItemGeometry):
         self.k = random.randint(0, 7)
     def encodes(self, x:Image.Image|TensorPoint): return dihedral(x, self.k, img_size=self.orig_sz)
 
-# %% ../../nbs/09_vision.augment.ipynb #c9bd020e
+# %% ../../nbs/09_vision.augment.ipynb #2fea41d1
 import warnings
 from functools import partial, reduce
 import torch.nn.functional as F
@@ -313,7 +313,7 @@ from fastcore.foundation import L
 from fastcore.xtras import is_listy
 from ..torch_core import TensorImage, TensorMask
 
-# %% ../../nbs/09_vision.augment.ipynb #c471fbf7
+# %% ../../nbs/09_vision.augment.ipynb #79e18d4c
 def _check_p(p, who:str):
     "Refuse a `p` that is not a probability."
     if not 0 <= p <= 1: raise ValueError(f"{who}: p={p} is not a probability (expected 0 <= p <= 1).")
@@ -333,9 +333,10 @@ def _draw_mask(x:Tensor,           # the batch (only its size and device are use
     bs, dev = x.shape[0], x.device
     if draw is None: res = def_draw(x)
     elif callable(draw): res = torch.as_tensor(draw(x), device=dev)
-    elif is_listy(draw):
-        if len(draw) < bs: raise ValueError(f"draw: {len(draw)} values for a batch of {bs}; give one value per sample.")
-        res = torch.tensor([float(v) for v in draw[:bs]], device=dev)
+    elif is_listy(draw) or isinstance(draw, (Tensor, np.ndarray)):
+        res = torch.as_tensor([float(v) for v in draw] if is_listy(draw) else draw, device=dev).flatten()
+        if len(res) < bs: raise ValueError(f"draw: {len(res)} values for a batch of {bs}; give one value per sample.")
+        res = res[:bs]
     else: res = torch.full((bs,), float(draw), device=dev)
     res = res.float().expand(bs) if res.ndim == 0 else res.float()
     if batch: res = res[:1].expand(bs)
@@ -343,7 +344,7 @@ def _draw_mask(x:Tensor,           # the batch (only its size and device are use
     keep = torch.rand(1 if batch else bs, device=dev) < p
     return torch.where(keep.expand(bs), res, neutral)
 
-# %% ../../nbs/09_vision.augment.ipynb #a3e0c5b5
+# %% ../../nbs/09_vision.augment.ipynb #6e642029
 def affine_mat(*ms) -> Tensor:
     "3x3 matrices (bs, 3, 3) with first two rows `ms[0:3]` and `ms[3:6]` (each of shape (bs,)) and last row (0, 0, 1)."
     if len(ms) != 6: raise ValueError(f"affine_mat: expected the 6 entries of the first two rows, got {len(ms)}.")
@@ -412,7 +413,7 @@ def zoom_mat(x:Tensor,            # the batch (size and device)
     z = torch.zeros_like(s)
     return affine_mat(s, z, (1 - s) * (2 * cx - 1), z, s, (1 - s) * (2 * cy - 1))
 
-# %% ../../nbs/09_vision.augment.ipynb #9efa99e3
+# %% ../../nbs/09_vision.augment.ipynb #bb2dc12a
 def quad_homography(quad:Tensor,   # corners (bs, 4, 2): where (-1,-1), (1,-1), (1,1) and (-1,1) go, in that order
                    ) -> Tensor:    # (bs, 3, 3)
     "Homographies taking the corners of the square [-1, 1]² to the quadrilaterals `quad`."
@@ -443,7 +444,7 @@ def warp_mat(x:Tensor,             # the batch (size and device)
                         torch.stack([1 - my, 1 - mx], -1), torch.stack([-1 + my, 1 + mx], -1)], dim=1)
     return quad_homography(quad)
 
-# %% ../../nbs/09_vision.augment.ipynb #2f2c52f3
+# %% ../../nbs/09_vision.augment.ipynb #4da38241
 def _crop_fractions(h:int, w:int, ratio) -> tuple:
     "Width and height fractions of the largest centred crop whose aspect ratio is the allowed one nearest the image's."
     r = min(max(w / h, ratio[0]), ratio[1])
@@ -477,7 +478,7 @@ class _CropMat:
     def __init__(self, min_scale, ratio, valid_scale, max_scale): store_attr()
     def __call__(self, x, train:bool=True): return _rrc_mat(x, train, self.min_scale, self.ratio, self.valid_scale, self.max_scale)
 
-# %% ../../nbs/09_vision.augment.ipynb #b0381229
+# %% ../../nbs/09_vision.augment.ipynb #14fc90ad
 _BASE_GRIDS = {}
 
 def _base_grid(h:int, w:int, align_corners:bool, device) -> Tensor:
@@ -546,7 +547,7 @@ def _move_boxes(b:Tensor, H:Tensor, in_hw, out_hw, align_corners:bool) -> Tensor
     c = _move_points(corners, H, in_hw, out_hw, align_corners).view(*b.shape[:-1], 4, 2)
     return torch.cat([c.amin(-2), c.amax(-2)], -1).clamp(-1, 1)
 
-# %% ../../nbs/09_vision.augment.ipynb #f76167c7
+# %% ../../nbs/09_vision.augment.ipynb #07ab49b0
 _COMPILE = {'on': True, 'devices': ('cuda',), 'fns': {}}
 
 def augment_compile(on:bool=True):
@@ -566,14 +567,15 @@ def _fast(fn, x:Tensor, *args):
         _COMPILE['fns'][fn] = fn
         return fn(x, *args)
 
-# %% ../../nbs/09_vision.augment.ipynb #3844ad31
+# %% ../../nbs/09_vision.augment.ipynb #b1aa9bda
 _MAT_FNS = {flip_mat, dihedral_mat, rotate_mat, zoom_mat, warp_mat}
 
 def _traceable(f) -> bool:
     "Whether the matrix function `f` can go through `torch.compile`: ours, with no `draw` that is a list or a function."
     if isinstance(f, _CropMat): return True
     return (isinstance(f, partial) and f.func in _MAT_FNS and
-            not any(callable(v) or is_listy(v) for k, v in f.keywords.items() if k.startswith('draw')))
+            not any(callable(v) or is_listy(v) or isinstance(v, (Tensor, np.ndarray))
+                    for k, v in f.keywords.items() if k.startswith('draw')))
 
 def _is_off(f) -> bool:
     "Whether the matrix function `f` is a `partial` with `p=0` (it never moves anything)."
@@ -670,8 +672,8 @@ class AffineCoordTfm(RandTransform):
     def _points(self, x, move, n:int):
         "Move a batch of points (n=2) or boxes (n=4) with this batch's homographies."
         t = x.as_subclass(Tensor)
+        if t.ndim != 3: raise ValueError(f"{type(self).__name__}: expected a {type(x).__name__} batch of shape (bs, n, {n}), got {tuple(x.shape)}.")
         self._check_bs(x)
-        if t.ndim != 3: raise ValueError(f"{type(self).__name__}: expected a {type(x).__name__} of shape (bs, n, {n}), got {tuple(x.shape)}.")
         res = type(x)(move(t, self.mat, self.in_hw, self.out_hw, self.align_corners))
         res.__dict__.update(x.__dict__)
         res.img_size = (self.out_hw[1], self.out_hw[0])
@@ -686,7 +688,7 @@ class AffineCoordTfm(RandTransform):
     def encodes(self, x:TensorPoint): return self._points(x, _move_points, 2)
     def encodes(self, x:TensorBBox): return self._points(x, _move_boxes, 4)
 
-# %% ../../nbs/09_vision.augment.ipynb #5382085f
+# %% ../../nbs/09_vision.augment.ipynb #476b6c4c
 class Flip(AffineCoordTfm):
     "Flip each sample left to right with probability `p` (training set only)."
     def __init__(self, p:float=0.5, draw=None, size=None, mode:str='bilinear', pad_mode:str=PadMode.Reflection,
@@ -763,7 +765,7 @@ class RandomResizedCropGPU(AffineCoordTfm):
                          pad_mode=pad_mode, mode_mask=mode_mask, align_corners=align_corners)
         store_attr('min_scale,ratio,valid_scale,max_scale')
 
-# %% ../../nbs/09_vision.augment.ipynb #a1a819db
+# %% ../../nbs/09_vision.augment.ipynb #9d395718
 def _logit(x:Tensor) -> Tensor: return torch.logit(x, eps=1e-7)
 
 _GREY = (0.2989, 0.5870, 0.1140)   # luma weights of red, green and blue
@@ -799,7 +801,7 @@ def hsv2rgb(x:Tensor) -> Tensor:
 
 _SPACES = {'logit': (_logit, torch.sigmoid), 'hsv': (rgb2hsv, hsv2rgb)}
 
-# %% ../../nbs/09_vision.augment.ipynb #970fe838
+# %% ../../nbs/09_vision.augment.ipynb #ffa749d0
 class _LightingFn:
     "One colour change of a `LightingTfm`: a value drawn per sample, applied in colour space `space`."
     space, neutral, rgb = 'logit', 0., None   # `rgb`: the transform's name if it needs RGB images
@@ -876,7 +878,7 @@ class LightingTfm(RandTransform):
         for f in fs:
             if f.rgb: _need_rgb(x, f.rgb)
         t = x.as_subclass(Tensor)
-        traceable = all(not (callable(f.draw) or is_listy(f.draw)) for f in fs)
+        traceable = all(not (callable(f.draw) or is_listy(f.draw) or isinstance(f.draw, (Tensor, np.ndarray))) for f in fs)
         res = (_fast(_lighting, t, fs) if traceable else _lighting(t, fs)).as_subclass(type(x))
         res.__dict__.update(x.__dict__)
         return res
@@ -912,7 +914,7 @@ class Hue(LightingTfm):
         super().__init__(_Hue(max_hue, p, draw, batch))
         store_attr('max_hue,p')
 
-# %% ../../nbs/09_vision.augment.ipynb #01dbd02d
+# %% ../../nbs/09_vision.augment.ipynb #397ef925
 def _erase(x:Tensor, p:float, sl:float, sh:float, min_aspect:float, max_count:int) -> Tensor:
     "Each sample, with probability `p`, with 1 to `max_count` rectangles replaced by standard Gaussian noise."
     bs, (h, w), dev = x.shape[0], x.shape[-2:], x.device
@@ -951,7 +953,7 @@ class RandomErasing(RandTransform):
         res.__dict__.update(x.__dict__)
         return res
 
-# %% ../../nbs/09_vision.augment.ipynb #cfa3f721
+# %% ../../nbs/09_vision.augment.ipynb #4a194d98
 def _merge_affine(tfms:list) -> AffineCoordTfm:
     "One `AffineCoordTfm` doing the work of all of `tfms` (the settings of the first, the last `size` given)."
     t0, sizes = tfms[0], [t.size for t in tfms if t.size is not None]
