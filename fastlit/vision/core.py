@@ -8,7 +8,7 @@ __all__ = ['OpenMask', 'TensorPointCreate', 'PointBlock', 'BBoxBlock', 'load_ima
            'get_annotations', 'clip_remove_empty', 'bb_pad', 'LabeledBBox', 'BBoxLabeler', 'ImageBlock', 'MaskBlock',
            'BBoxLblBlock']
 
-# %% ../../nbs/08_vision.core.ipynb #423827ce
+# %% ../../nbs/08_vision.core.ipynb #efe93be3
 import io, json, os
 from pathlib import Path
 from collections import defaultdict
@@ -26,7 +26,7 @@ from ..data.transforms import ToTensor, IntToFloatTensor, MultiCategorize
 from ..data.block import TransformBlock
 from ..losses import CrossEntropyLossFlat, MSELossFlat
 
-# %% ../../nbs/08_vision.core.ipynb #a87a7470
+# %% ../../nbs/08_vision.core.ipynb #c3a30c40
 @patch(as_prop=True)
 def n_px(x:Image.Image) -> int:
     "Number of pixels: width times height."
@@ -84,7 +84,7 @@ def resize_max(x:Image.Image,
     if max_w and w > max_w: h, w = h * max_w / w, max_w
     return x.reshape(round(h), round(w), resample=resample)
 
-# %% ../../nbs/08_vision.core.ipynb #74f10fe5
+# %% ../../nbs/08_vision.core.ipynb #ccdfba62
 _UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 def _name(fn) -> str:
@@ -118,7 +118,7 @@ def verify_images(fns) -> L:
     "The files among `fns` that do not open as images."
     return L(fn for fn in fns if not verify_image(fn))
 
-# %% ../../nbs/08_vision.core.ipynb #f40da6f9
+# %% ../../nbs/08_vision.core.ipynb #bd99e06b
 def image2tensor(img) -> Tensor:
     "A PIL image (or an array height x width [x channels]) as a tensor of shape (channels, height, width), same dtype."
     res = tensor(np.array(img))
@@ -147,7 +147,7 @@ def to_image(x) -> Image.Image:
     "`x` as a PIL image: a PIL image as is, a tensor (c, h, w) or (h, w), or an array (h, w[, c]); floats are read as [0, 1]."
     return x if isinstance(x, Image.Image) else Image.fromarray(_to_array(x))
 
-# %% ../../nbs/08_vision.core.ipynb #3806fa3c
+# %% ../../nbs/08_vision.core.ipynb #a4f42d54
 _SOURCE = 'fastlit_source'  # key of `Image.info` recording the file an image was opened from
 
 def _source(o) -> str|None:
@@ -211,12 +211,12 @@ class PILMask(PILBase):
         "Show the mask, half transparent when drawn over an existing `ctx`."
         return super().show(ctx=ctx, **{**({'alpha': 0.5} if ctx is not None else {}), **kwargs})
 
-# %% ../../nbs/08_vision.core.ipynb #457bf48f
+# %% ../../nbs/08_vision.core.ipynb #96ffd7a7
 def _pil_to_tensor(self, o:PILBase): return o._tensor_cls(image2tensor(o))
 def _mask_to_tensor(self, o:PILMask): return o._tensor_cls(image2tensor(o)[0])
 ToTensor.encodes.add(_pil_to_tensor).add(_mask_to_tensor)
 
-# %% ../../nbs/08_vision.core.ipynb #5c42ec77
+# %% ../../nbs/08_vision.core.ipynb #4ff3098c
 def _size_of(o) -> tuple|None:
     "(width, height) of an image or mask, the `img_size` of points and boxes, or `None` for other things."
     if isinstance(o, Image.Image): return tuple(o.size)
@@ -242,7 +242,7 @@ def _item_size(b) -> tuple|None:
                          "check that the labelling function pairs the right files.")
     return sz
 
-# %% ../../nbs/08_vision.core.ipynb #61cf2172
+# %% ../../nbs/08_vision.core.ipynb #49f5003d
 class AddMaskCodes(ItemTransform):
     "Check that an item's masks have its image's size; on decode, give masks their class names `codes`."
     def __init__(self, codes=None):  # class names, one per index
@@ -267,7 +267,7 @@ class AddMaskCodes(ItemTransform):
 OpenMask = Transform(PILMask.create)
 OpenMask.name, OpenMask.loss_func = 'OpenMask', CrossEntropyLossFlat(axis=1)
 
-# %% ../../nbs/08_vision.core.ipynb #90b6c64a
+# %% ../../nbs/08_vision.core.ipynb #e2d87c48
 def _scale_pnts(y:Tensor, sz) -> Tensor:
     "Points (n, 2) from pixels in an image of size `sz` (width, height) to [-1, 1]."
     return y * 2 / torch.tensor(sz, dtype=y.dtype, device=y.device) - 1
@@ -284,6 +284,13 @@ class PointScaler(ItemTransform):
                  y_first:bool=False): # points are given as (y, x)
         super().__init__()
         self.do_scale, self.y_first = do_scale, y_first
+
+    def setups(self, dl):
+        "Record `c`, the number of coordinates of an item's points (what a model must output), from the first item."
+        if not hasattr(dl, 'do_item') or not getattr(dl, 'n', 0): return
+        item = dl.do_item(0)
+        pts = [o for o in (item if isinstance(item, tuple) else (item,)) if isinstance(o, TensorPoint)]
+        if pts: self.c = pts[0].numel()
 
     def encodes(self, x:tuple):
         sz = _item_size(x)
@@ -306,12 +313,14 @@ class PointScaler(ItemTransform):
         if not isinstance(o, TensorPoint) or not self.do_scale: return o
         sz = _size_of(o)
         if sz is None: raise ValueError(f"PointScaler.decode: {type(o).__name__} of shape {tuple(o.shape)} has no `img_size`.")
-        return type(o)(_unscale_pnts(o.as_subclass(Tensor).reshape(-1, 2), sz).reshape(o.shape), img_size=sz)
+        flat = not isinstance(o, TensorBBox) and o.shape[-1] != 2       # a model's flat output of (x, y) pairs
+        shape = (*o.shape[:-1], -1, 2) if flat else o.shape
+        return type(o)(_unscale_pnts(o.as_subclass(Tensor).reshape(-1, 2), sz).reshape(shape), img_size=sz)
 
 TensorPointCreate = Transform(TensorPoint.create)
 TensorPointCreate.name, TensorPointCreate.loss_func = 'TensorPointCreate', MSELossFlat()
 
-# %% ../../nbs/08_vision.core.ipynb #691ccf5d
+# %% ../../nbs/08_vision.core.ipynb #414dff60
 def get_annotations(fname,          # COCO-style json file
                     prefix=None,    # put in front of every file name (a folder `Path`, or any string)
                    ) -> tuple:      # (file names, [(boxes, labels) per image])
@@ -335,7 +344,7 @@ def get_annotations(fname,          # COCO-style json file
     pre = '' if prefix is None else prefix if isinstance(prefix, str) else str(prefix) + os.sep
     return [pre + name for _, name in images], [(boxes[i], labels[i]) for i, _ in images]
 
-# %% ../../nbs/08_vision.core.ipynb #52d1959f
+# %% ../../nbs/08_vision.core.ipynb #208195df
 def clip_remove_empty(bbox:TensorBBox,          # boxes (n, 4) in [-1, 1]
                       label:TensorMultiCategory # their labels (n,)
                      ) -> tuple:
@@ -359,7 +368,7 @@ def bb_pad(samples,       # list of items (image, boxes, labels)
         return img, bbox, lbl
     return [_pad(*s) for s in samples]
 
-# %% ../../nbs/08_vision.core.ipynb #edc6d7af
+# %% ../../nbs/08_vision.core.ipynb #3dfc9bc2
 class LabeledBBox(L):
     "Boxes and their label names, drawn together."
     @property
@@ -392,7 +401,7 @@ class BBoxLabeler(ItemTransform):
         names = [self.vocab[int(i)] if self.vocab is not None else int(i) for i in lbls[0]]
         return retain_type(tuple(LabeledBBox(o, names) if o is boxes[0] else o for o in x), x)
 
-# %% ../../nbs/08_vision.core.ipynb #ae0c006e
+# %% ../../nbs/08_vision.core.ipynb #0203e466
 def ImageBlock(cls:type=PILImage) -> TransformBlock:
     "Images opened with `cls.create`, batched as floats in [0, 1]."
     return TransformBlock(type_tfms=cls.create, batch_tfms=IntToFloatTensor)
