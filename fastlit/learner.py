@@ -117,6 +117,12 @@ class Learner:
     @metrics.setter
     def metrics(self, v): self._metrics = L(v).map(mk_metric)
 
+    @property
+    def smooth_loss(self):
+        "The smoothed training loss so far (a tensor; `None` before training or without a `Recorder`); reading it waits for the device."
+        rec = self.__dict__.get('recorder')
+        return None if rec is None else rec.smooth_loss.value
+
     # --- callbacks -------------------------------------------------------------------------------------------
     @property
     def cbs(self) -> L:
@@ -215,8 +221,14 @@ class Learner:
             self.loss = self.loss_grad.detach().clone()
         self('after_loss')
         if not self.training or not self.yb: return
-        self._with_events(self._backward, 'backward', CancelBackwardException)
-        self._with_events(self._step, 'step', CancelStepException)
+        try:                                  # `_with_events` written out: this runs once per batch
+            self('before_backward'); self._backward()
+        except CancelBackwardException: self('after_cancel_backward')
+        self('after_backward')
+        try:
+            self('before_step'); self._step()
+        except CancelStepException: self('after_cancel_step')
+        self('after_step')
         self.opt.zero_grad()
 
     def one_batch(self, i:int, b):
@@ -347,16 +359,39 @@ def _finite(v) -> bool:
     return not isinstance(v, float) or math.isfinite(v)
 
 class _SmoothLoss(AvgSmoothLoss):
-    "`AvgSmoothLoss` updated in place, one kernel per batch: the `Recorder`'s per-batch path."
-    def reset(self): self.count, self.val = 0, None
+    """`AvgSmoothLoss` that costs nothing per batch: it keeps each batch's loss (already a detached copy) where it is, and
+    folds them into the average on the host when the value is read, one copy for all of them."""
+    chunk = 1024      # losses kept as separate tensors before they are stacked into one
+    def reset(self): self.count, self.n, self.ema, self.history, self._raw, self._chunks = 0, 0, 0., [], [], []
     def accumulate(self, learn):
-        x = learn.loss.detach()
-        if x.ndim: x = x.mean()
-        if self.val is None or self.val.device != x.device: self.val = torch.zeros((), device=x.device)
-        self.count += 1
-        self.val.lerp_(x.float(), 1 - self.beta)
+        x = learn.loss
+        if x.requires_grad: x = x.detach()          # a callback may have put back a loss with its graph
+        self._raw.append(x.mean() if x.ndim else x)
+        self.n += 1
+        if len(self._raw) >= self.chunk: self._stack()
+    def _stack(self):
+        raw, self._raw = self._raw, []
+        if len({x.dtype for x in raw}) > 1 or len({x.device for x in raw}) > 1: raw = [x.float().cpu() for x in raw]
+        self._chunks.append(torch.stack(raw))
+    def fold(self):
+        "Fold the losses kept since the last read into the average and its per-batch `history`."
+        if self._raw: self._stack()
+        if not self._chunks: return
+        chunks, self._chunks = self._chunks, []
+        vals = torch.cat([c.double().cpu() for c in chunks]).tolist()
+        b, ema, count = self.beta, self.ema, self.count
+        for v in vals:
+            ema, count = b*ema + (1 - b)*v, count + 1
+            self.history.append(ema / (1 - b**count))
+        self.ema, self.count = ema, count
+    def finite(self) -> bool:
+        "Whether every loss so far was finite (a NaN or an infinity stays in the average forever)."
+        self.fold()
+        return math.isfinite(self.ema)
     @property
-    def value(self): return self.val / (1 - self.beta ** self.count) if self.count else None
+    def value(self):
+        self.fold()
+        return torch.tensor(self.history[-1]) if self.history else None
 
 class Recorder(Callback):
     "Record losses, hyper-parameters and metrics during training, and log one row per epoch."
@@ -369,7 +404,7 @@ class Recorder(Callback):
                  stop_on_nan:bool=True):    # stop training when the loss is NaN or infinite
         self.add_time, self.train_metrics, self.valid_metrics, self.stop_on_nan = add_time, train_metrics, valid_metrics, stop_on_nan
         self.loss, self.smooth_loss = AvgLoss(), _SmoothLoss(beta=beta)
-        self.lrs, self.iters, self.values, self.hps, self._losses, self._pending = [], [], [], {}, [], []
+        self.iters, self.values, self._hp_rows = [], [], []
         self.metric_names = L()
 
     # --- names and metric lists ---
@@ -384,7 +419,7 @@ class Recorder(Callback):
         self._train_mets = [self.smooth_loss] + (list(self.learn.metrics) if self.train_metrics else [])
         self._valid_mets = [self.loss] + (list(self.learn.metrics) if self.valid_metrics else [])
         if not self.learn.in_fit: return        # a validation-only pass keeps the history
-        self.lrs, self.iters, self.values, self.hps, self._losses, self._pending = [], [], [], {}, [], []
+        self.iters, self.values, self._hp_rows = [], [], []
         self.metric_names = self._names()
         self.smooth_loss.reset()
         self._next_check, self._start, self._train_vals, self._valid_vals = 0., time.time(), None, None
@@ -394,7 +429,7 @@ class Recorder(Callback):
 
     def before_train(self):
         for m in self._train_mets[1:]: m.reset()     # the smoothed loss runs on across epochs
-        self._epoch_start = len(self._losses) + len(self._pending)
+        self._epoch_start = self.smooth_loss.n
 
     def before_validate(self):
         for m in self._valid_mets: m.reset()
@@ -404,28 +439,16 @@ class Recorder(Callback):
         if not learn.yb: return
         for m in (self._train_mets if learn.training else self._valid_mets): m.accumulate(learn)
         if not learn.training: return
-        hp = learn.opt.hypers[-1]
-        self.lrs.append(hp['lr'])
-        for k, v in hp.items():
-            if isinstance(v, (int, float)): self.hps.setdefault(k, []).append(v)
-        sl = self.smooth_loss.value
-        learn.smooth_loss = sl
-        self._pending.append(sl)
-        if self.stop_on_nan and self._check_now(sl) and not math.isfinite(sl.item()): self._stop_non_finite()
+        self._hp_rows.append(learn.opt.hypers[-1].copy())
+        if self.stop_on_nan and not self._finite_now(learn.loss): self._stop_non_finite()
 
-    def _check_now(self, sl) -> bool:
-        "Whether to read the smoothed loss now: every batch on the CPU, elsewhere (it waits for the device) once a second."
-        if sl.device.type == 'cpu': return True
+    def _finite_now(self, loss) -> bool:
+        "Whether the loss is still finite: checked every batch on the CPU, elsewhere (it waits for the device) once a second."
+        if loss.is_cpu: return math.isfinite(loss.sum().item() if loss.ndim else loss.item())
         now = time.perf_counter()
-        if now < self._next_check: return False
+        if now < self._next_check: return True
         self._next_check = now + 1.
-        return True
-
-    def _flush(self):
-        "Copy the smoothed losses of the batches since the last flush to the host, in one transfer."
-        if self._pending:
-            self._losses += torch.stack([p.float() for p in self._pending]).cpu().tolist()
-            self._pending = []
+        return self.smooth_loss.finite()
 
     def _stop_non_finite(self):
         losses, start = self.losses, self._epoch_start
@@ -436,15 +459,28 @@ class Recorder(Callback):
             f"or clip the gradients.")
 
     @property
+    def lrs(self) -> list:
+        "The learning rate of the last parameter group at each batch of the current/last fit."
+        return [hp['lr'] for hp in self._hp_rows]
+
+    @property
+    def hps(self) -> dict:
+        "Each numeric hyper-parameter of the last parameter group, at each batch of the current/last fit."
+        res = {}
+        for hp in self._hp_rows:
+            for k, v in hp.items():
+                if isinstance(v, (int, float)): res.setdefault(k, []).append(v)
+        return res
+
+    @property
     def losses(self) -> list:
         "The smoothed training loss after each batch of the current/last fit."
-        self._flush()
-        return self._losses
+        self.smooth_loss.fold()
+        return self.smooth_loss.history
 
     def after_train(self):
         self._train_vals = [_as_number(m.value) for m in self._train_mets]
         if self.stop_on_nan and not _finite(self._train_vals[0]): self._stop_non_finite()
-        self._flush()
 
     def after_validate(self):
         self._valid_vals = [_as_number(m.value) for m in self._valid_mets]
@@ -486,13 +522,14 @@ class Recorder(Callback):
                    keys:list=None,    # hyper-parameters to plot; default: those that changed, else 'lr'
                    figsize=None):     # figure size
         "Plot the hyper-parameters of the last parameter group against the training iteration."
-        if keys is None: keys = [k for k, v in self.hps.items() if len(set(v)) > 1] or ['lr']
+        hps = self.hps
+        if keys is None: keys = [k for k, v in hps.items() if len(set(v)) > 1] or ['lr']
         keys = L(keys)
-        missing = [k for k in keys if k not in self.hps]
-        if missing: raise KeyError(f"plot_sched: no recorded values for {missing}; recorded: {list(self.hps)}.")
+        missing = [k for k in keys if k not in hps]
+        if missing: raise KeyError(f"plot_sched: no recorded values for {missing}; recorded: {list(hps)}.")
         fig, axs = plt.subplots(1, len(keys), figsize=figsize or (5*len(keys), 3.5), squeeze=False)
         for k, ax in zip(keys, axs[0]):
-            ax.plot(self.hps[k]); ax.set_xlabel('iteration'); ax.set_ylabel(k)
+            ax.plot(hps[k]); ax.set_xlabel('iteration'); ax.set_ylabel(k)
 
 defaults.callbacks = [TrainEvalCallback, Recorder]
 

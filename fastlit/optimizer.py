@@ -95,10 +95,15 @@ class _BaseOptimizer:
         "`set_hyper` for each keyword argument."
         for k,v in kwargs.items(): self.set_hyper(k, v)
 
+    def _hyper_names(self):
+        "The names of the hyper-parameters (those of the first group)."
+        hypers = self.hypers
+        return hypers[0].keys() if len(hypers) else ()
+
     def set_hyper(self, k:str,  # hyper-parameter name, e.g. 'lr'
                   v):           # one value, a list with one value per group, or a slice
         "Set hyper-parameter `k` in every group."
-        known = self.hypers[0].keys() if len(self.hypers) else ()
+        known = self._hyper_names()
         if k not in known:
             raise ValueError(f"Unknown hyper-parameter '{k}': this optimizer has {', '.join(sorted(known))}.")
         self._set_hyper(k, _per_group(k, v, len(self.param_lists)))
@@ -199,8 +204,8 @@ class Optimizer(_BaseOptimizer):
         names = [getattr(getattr(cb, 'func', cb), '__name__', repr(cb)) for cb in self.cbs]
         return f"{type(self).__name__}({len(self.param_lists)} groups, {sum(len(pl) for pl in self.param_lists)} params, cbs={names}, hypers={list(self.hypers)})"
 
-    def zero_grad(self, set_to_none:bool=False):  # drop the gradients instead of zeroing them
-        "Zero the gradients of all parameters (or set them to None)."
+    def zero_grad(self, set_to_none:bool=True):  # drop the gradients (False: zero them in place)
+        "Drop the gradients of all parameters (torch's default), or zero them in place with `set_to_none=False`."
         ps = [p for pl in self.param_lists for p in pl if p.grad is not None]
         if set_to_none:
             for p in ps: p.grad = None
@@ -702,6 +707,8 @@ class OptimWrapper(_BaseOptimizer, GetAttr):
 
     def _set_hyper(self, k, vs):
         for pg,v in zip(self.opt.param_groups, vs): _set_group_item(pg, self.bwd_map.get(k, k), v)
+
+    def _hyper_names(self): return self.bwd_map.keys() if self.opt.param_groups else ()
 
     @property
     def param_lists(self):

@@ -67,9 +67,8 @@ class Callback:
 
     def __call__(self, event_name:str):
         "Run this callback's handler for `event_name`, if it has one and it applies in the current phase."
-        training = getattr(self.learn, 'training', True)
-        if (self.run and self.has_event(event_name)
-            and (event_name not in _inner_loop or (self.run_train if training else self.run_valid))):
+        if (self.run and self.has_event(event_name) and (event_name not in _inner_loop
+            or (self.run_train if getattr(self.learn, 'training', True) else self.run_valid))):
             getattr(self, event_name)()
         if event_name == 'after_fit': self.run = True
 

@@ -34,7 +34,7 @@ def sched_lin(start, end, pos):
 
 def sched_cos(start, end, pos):
     "Half a cosine from `start` to `end`: flat at both ends, steepest in the middle."
-    return start + (1 + _cos(math.pi*(1 - pos))) * (end - start) / 2
+    return start + (1 + _cos(math.pi*(1 - pos))) / 2 * (end - start)
 
 def sched_no(start, end, pos):
     "Constant: always `start`."
@@ -118,13 +118,15 @@ class ParamScheduler(Callback):
         self.scheds = scheds
 
     def before_fit(self): self.hps = {k: [] for k in self.scheds}
-    def before_batch(self): self._update_val(self.pct_train)
+    def before_batch(self): self._update_val(self.learn.pct_train)
 
     def _update_val(self, pct):
-        for k, f in self.scheds.items(): self.opt.set_hyper(k, _hyper_value(f(pct)))
+        opt = self.learn.opt
+        for k, f in self.scheds.items(): opt.set_hyper(k, _hyper_value(f(pct)))
 
     def after_batch(self):
-        for k in self.scheds: self.hps[k].append(self.opt.hypers[-1][k])
+        hp, hps = self.learn.opt.hypers[-1], self.hps
+        for k in self.scheds: hps[k].append(hp[k])
 
 # %% ../../nbs/14_callback.schedule.ipynb #7f95dba8
 def _lrs_from(learn, lr):
