@@ -404,7 +404,8 @@ class Recorder(Callback):
                  stop_on_nan:bool=True):    # stop training when the loss is NaN or infinite
         self.add_time, self.train_metrics, self.valid_metrics, self.stop_on_nan = add_time, train_metrics, valid_metrics, stop_on_nan
         self.loss, self.smooth_loss = AvgLoss(), _SmoothLoss(beta=beta)
-        self.iters, self.values, self._hp_rows = [], [], []
+        self.iters, self.values = [], []
+        self._reset_hypers()
         self.metric_names = L()
 
     # --- names and metric lists ---
@@ -419,7 +420,8 @@ class Recorder(Callback):
         self._train_mets = [self.smooth_loss] + (list(self.learn.metrics) if self.train_metrics else [])
         self._valid_mets = [self.loss] + (list(self.learn.metrics) if self.valid_metrics else [])
         if not self.learn.in_fit: return        # a validation-only pass keeps the history
-        self.iters, self.values, self._hp_rows = [], [], []
+        self.iters, self.values = [], []
+        self._reset_hypers()
         self.metric_names = self._names()
         self.smooth_loss.reset()
         self._next_check, self._start, self._train_vals, self._valid_vals = 0., time.time(), None, None
@@ -439,7 +441,7 @@ class Recorder(Callback):
         if not learn.yb: return
         for m in (self._train_mets if learn.training else self._valid_mets): m.accumulate(learn)
         if not learn.training: return
-        self._hp_rows.append(learn.opt.hypers[-1].copy())
+        self._record_hypers(learn.opt.hypers[-1])
         if self.stop_on_nan and not self._finite_now(learn.loss): self._stop_non_finite()
 
     def _finite_now(self, loss) -> bool:
@@ -458,16 +460,30 @@ class Recorder(Callback):
             f"(training iteration {start + bad}). Lower the learning rate, look for NaN or infinite values in the data, "
             f"or clip the gradients.")
 
+    # --- hyper-parameters: one tuple of values per batch, the names stored once for each run of batches sharing them ---
+    def _reset_hypers(self): self._hp_rows, self._hp_names = [], []     # _hp_names: [(first row, names)]
+
+    def _record_hypers(self, hp:dict):
+        names = tuple(hp)
+        if not self._hp_names or names != self._hp_names[-1][1]: self._hp_names.append((len(self._hp_rows), names))
+        self._hp_rows.append(tuple(hp.values()))
+
+    def _hyper_dicts(self):
+        "The recorded hyper-parameters of each batch, as dicts."
+        ends = [start for start, _ in self._hp_names[1:]] + [len(self._hp_rows)]
+        for (start, names), end in zip(self._hp_names, ends):
+            for vals in self._hp_rows[start:end]: yield dict(zip(names, vals))
+
     @property
     def lrs(self) -> list:
         "The learning rate of the last parameter group at each batch of the current/last fit."
-        return [hp['lr'] for hp in self._hp_rows]
+        return [hp['lr'] for hp in self._hyper_dicts()]
 
     @property
     def hps(self) -> dict:
         "Each numeric hyper-parameter of the last parameter group, at each batch of the current/last fit."
         res = {}
-        for hp in self._hp_rows:
+        for hp in self._hyper_dicts():
             for k, v in hp.items():
                 if isinstance(v, (int, float)): res.setdefault(k, []).append(v)
         return res
