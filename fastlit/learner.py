@@ -441,7 +441,8 @@ class Recorder(Callback):
         if not learn.yb: return
         for m in (self._train_mets if learn.training else self._valid_mets): m.accumulate(learn)
         if not learn.training: return
-        self._record_hypers(learn.opt.hypers[-1])
+        opt = learn.opt
+        self._record_hypers(opt.hypers_of(-1) if hasattr(opt, 'hypers_of') else opt.hypers[-1])
         if self.stop_on_nan and not self._finite_now(learn.loss): self._stop_non_finite()
 
     def _finite_now(self, loss) -> bool:

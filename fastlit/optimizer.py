@@ -95,6 +95,10 @@ class _BaseOptimizer:
         "`set_hyper` for each keyword argument."
         for k,v in kwargs.items(): self.set_hyper(k, v)
 
+    def hypers_of(self, i:int=-1) -> dict:
+        "The hyper-parameters of group `i` (the last by default)."
+        return self.hypers[i]
+
     def _hyper_names(self):
         "The names of the hyper-parameters (those of the first group)."
         hypers = self.hypers
@@ -684,7 +688,7 @@ def _torch_groups(params):
 # %% ../nbs/11_optimizer.ipynb #2216b076
 class OptimWrapper(_BaseOptimizer, GetAttr):
     "A `torch.optim` optimizer with fastlit's hyper-parameter names, parameter groups and freezing."
-    _xtra = ['zero_grad', 'step', 'state_dict', 'load_state_dict', 'add_param_group', 'defaults']
+    _xtra = ['state_dict', 'load_state_dict', 'add_param_group', 'defaults']
     _default = 'opt'
     def __init__(self, params,               # tensors, groups of tensors or dicts; None when `opt` is already built
                  opt,                        # a `torch.optim` optimizer class (or factory), or an optimizer
@@ -704,6 +708,18 @@ class OptimWrapper(_BaseOptimizer, GetAttr):
     def hypers(self):
         "The hyper-parameters of each group, under fastlit names."
         return [{self.fwd_map.get(k, k): v for k,v in _flat_group(pg).items() if k != 'params'} for pg in self.opt.param_groups]
+
+    def hypers_of(self, i:int=-1) -> dict:
+        "The hyper-parameters of group `i` (the last by default), under fastlit names."
+        return {self.fwd_map.get(k, k): v for k,v in _flat_group(self.opt.param_groups[i]).items() if k != 'params'}
+
+    def step(self, closure=None):
+        "torch's `step` (written out rather than forwarded: it runs every batch)."
+        return self.opt.step(closure)
+
+    def zero_grad(self, set_to_none:bool=True):
+        "torch's `zero_grad`."
+        self.opt.zero_grad(set_to_none=set_to_none)
 
     def _set_hyper(self, k, vs):
         for pg,v in zip(self.opt.param_groups, vs): _set_group_item(pg, self.bwd_map.get(k, k), v)
