@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from PIL import Image
 from fastlit.vision.all import *
+from fastlit.torch_core import bn_bias_params
+from fastlit.optimizer import _per_group       # how `slice` learning rates spread over groups, as `fine_tune` does
 
 ARCHIVE = Path(__file__).resolve().parent.parent.parent/'shared'/'data'/'cifar10_jpg.tar.gz'
 
@@ -83,8 +85,8 @@ def raw_fine_tune(model, groups, dls, epochs:int, base_lr:float, amp:bool, devic
     cuda = device.type == 'cuda'
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     model.to(memory_format=torch.channels_last)
-    norm_params = {id(p) for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for p in m.parameters()}
-    no_wd = norm_params | {id(p) for m in model.modules() for n, p in m.named_parameters(recurse=False) if n == 'bias'}
+    norm_params = {id(p) for p in bn_bias_params(model, False)}   # the Learner's choices: these keep training when frozen
+    no_wd = {id(p) for p in bn_bias_params(model, True)}          # and these get no weight decay
 
     def validate():
         model.eval()
@@ -123,10 +125,10 @@ def raw_fine_tune(model, groups, dls, epochs:int, base_lr:float, amp:bool, devic
     body, head = [p for g in groups[:-1] for p in g], groups[-1]
     for p in body: p.requires_grad_(id(p) in norm_params)            # freeze, batch norm keeps training
     n = len(groups)
-    one_cycle(1, [base_lr/10]*(n - 1) + [base_lr], pct_start=0.99, div=25.)
+    one_cycle(1, _per_group('lr', slice(base_lr), n), pct_start=0.99, div=25.)
     for p in body: p.requires_grad_(True)                              # unfreeze
     lr = base_lr/2
-    return one_cycle(epochs, [lr/100 * 100**(i/(n - 1)) for i in range(n)], pct_start=0.3, div=5.)
+    return one_cycle(epochs, _per_group('lr', slice(lr/100, lr), n), pct_start=0.3, div=5.)
 
 
 def bench_arch(arch_name:str, dls, device, epochs:int, repeats:int, amp:bool, base_lr:float=2e-3):

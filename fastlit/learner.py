@@ -358,41 +358,6 @@ def _as_number(v):
 def _finite(v) -> bool:
     return not isinstance(v, float) or math.isfinite(v)
 
-class _SmoothLoss(AvgSmoothLoss):
-    """`AvgSmoothLoss` that costs nothing per batch: it keeps each batch's loss (already a detached copy) where it is, and
-    folds them into the average on the host when the value is read, one copy for all of them."""
-    chunk = 1024      # losses kept as separate tensors before they are stacked into one
-    def reset(self): self.count, self.n, self.ema, self.history, self._raw, self._chunks = 0, 0, 0., [], [], []
-    def accumulate(self, learn):
-        x = learn.loss
-        if x.requires_grad: x = x.detach()          # a callback may have put back a loss with its graph
-        self._raw.append(x.mean() if x.ndim else x)
-        self.n += 1
-        if len(self._raw) >= self.chunk: self._stack()
-    def _stack(self):
-        raw, self._raw = self._raw, []
-        if len({x.dtype for x in raw}) > 1 or len({x.device for x in raw}) > 1: raw = [x.float().cpu() for x in raw]
-        self._chunks.append(torch.stack(raw))
-    def fold(self):
-        "Fold the losses kept since the last read into the average and its per-batch `history`."
-        if self._raw: self._stack()
-        if not self._chunks: return
-        chunks, self._chunks = self._chunks, []
-        vals = torch.cat([c.double().cpu() for c in chunks]).tolist()
-        b, ema, count = self.beta, self.ema, self.count
-        for v in vals:
-            ema, count = b*ema + (1 - b)*v, count + 1
-            self.history.append(ema / (1 - b**count))
-        self.ema, self.count = ema, count
-    def finite(self) -> bool:
-        "Whether every loss so far was finite (a NaN or an infinity stays in the average forever)."
-        self.fold()
-        return math.isfinite(self.ema)
-    @property
-    def value(self):
-        self.fold()
-        return torch.tensor(self.history[-1]) if self.history else None
-
 class Recorder(Callback):
     "Record losses, hyper-parameters and metrics during training, and log one row per epoch."
     order = 50
@@ -403,7 +368,7 @@ class Recorder(Callback):
                  beta:float=0.98,           # smoothing of the training loss
                  stop_on_nan:bool=True):    # stop training when the loss is NaN or infinite
         self.add_time, self.train_metrics, self.valid_metrics, self.stop_on_nan = add_time, train_metrics, valid_metrics, stop_on_nan
-        self.loss, self.smooth_loss = AvgLoss(), _SmoothLoss(beta=beta)
+        self.loss, self.smooth_loss = AvgLoss(), AvgSmoothLoss(beta=beta)
         self.iters, self.values = [], []
         self._reset_hypers()
         self.metric_names = L()

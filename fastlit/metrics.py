@@ -13,6 +13,7 @@ __all__ = ['rmse', 'exp_rmspe', 'perplexity', 'Metric', 'AvgMetric', 'AvgLoss', 
            'LossMetrics']
 
 # %% ../nbs/13b_metrics.ipynb #276063f9
+import math
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -92,16 +93,45 @@ class AvgLoss(Metric):
     def name(self) -> str: return 'loss'
 
 class AvgSmoothLoss(Metric):
-    "Exponential moving average of `learn.loss` with bias correction (a tensor on the loss's device)."
+    """Exponential moving average of `learn.loss` with bias correction. Accumulating only keeps each batch's loss where it
+    is (no kernel, no wait for the device); the losses are folded into the average on the host when it is read."""
+    chunk = 1024      # losses kept as separate tensors before they are stacked into one
     def __init__(self, beta:float=0.98):  # weight of the past in the moving average
         self.beta = beta
         self.reset()
-    def reset(self): self.count, self.val = 0, 0.
+    def reset(self): self.count, self.n, self.ema, self.history, self._raw, self._chunks, self._device = 0, 0, 0., [], [], [], None
     def accumulate(self, learn):
-        self.count += 1
-        self.val = self.val * self.beta + _detach(learn.loss).mean().float() * (1 - self.beta)
+        x = learn.loss
+        if x.requires_grad: x = x.detach()          # a callback may have put back a loss with its graph
+        self._raw.append(x.mean() if x.ndim else x)
+        self.n += 1
+        if len(self._raw) >= self.chunk: self._stack()
+    def _stack(self):
+        "Stack the losses kept as separate tensors into one (on their device when they share it)."
+        raw, self._raw = self._raw, []
+        self._device = raw[-1].device
+        if len({x.dtype for x in raw}) > 1 or len({x.device for x in raw}) > 1: raw = [x.float().cpu() for x in raw]
+        self._chunks.append(torch.stack(raw))
+    def fold(self):
+        "Fold the losses kept since the last read into the average and its per-batch `history` (one copy to the host)."
+        if self._raw: self._stack()
+        if not self._chunks: return
+        chunks, self._chunks = self._chunks, []
+        vals = torch.cat([c.double().cpu() for c in chunks]).tolist()
+        b, ema, count = self.beta, self.ema, self.count
+        for v in vals:
+            ema, count = b*ema + (1 - b)*v, count + 1
+            self.history.append(ema / (1 - b**count))
+        self.ema, self.count = ema, count
+    def finite(self) -> bool:
+        "Whether every loss so far was finite (a NaN or an infinity stays in the average forever)."
+        self.fold()
+        return math.isfinite(self.ema)
     @property
-    def value(self): return self.val / (1 - self.beta ** self.count) if self.count else None
+    def value(self):
+        "The smoothed loss after the last batch, a tensor on the losses' device (`None` before any)."
+        self.fold()
+        return torch.tensor(self.history[-1], device=self._device) if self.history else None
     @property
     def name(self) -> str: return 'loss'
 
@@ -485,7 +515,7 @@ class Perplexity(AvgLoss):
 
 perplexity = Perplexity()
 
-# %% ../nbs/13b_metrics.ipynb #137fff3c
+# %% ../nbs/13b_metrics.ipynb #3b75f122
 class LossMetric(AvgMetric):
     "Average of the attribute `attr` of `learn.loss_func` over all items, each batch weighted by its size."
     def __init__(self, attr:str, nm:str=None):  # loss attribute to read; `nm`: column name (default `attr`)

@@ -119,21 +119,7 @@ class TensorBase(Tensor):
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         res = _run_plain(func, types, args, kwargs) if kwargs else _run_plain(func, types, args)
         t = type(res)
-        if t is Tensor and func not in _NOWRAP:  # the common case: `_retype`, inlined because it runs on every op
-            meta, fresh = None, True
-            for a in (*args, *kwargs.values()) if kwargs else args:
-                ta = type(a)
-                if ta is cls or ta in _TYPED:
-                    if meta is None: meta = a.__dict__ or None
-                elif a is res: fresh = False
-                elif ta is list or ta is tuple:
-                    for o in a:
-                        if o is res: fresh = False
-                        elif meta is None and type(o) in _TYPED: meta = o.__dict__ or None
-            if fresh: res.__class__ = cls
-            else: res = res.as_subclass(cls)
-            if meta: res.__dict__.update(meta)
-            return res
+        if t is Tensor and func not in _NOWRAP: return _retype(res, cls, args, kwargs)  # the common case
         if t is Tensor or t in _TYPED: return res  # `x.grad`-like, or an input handed back
         if isinstance(res, Tensor): return _retype(res, cls, args, kwargs)  # another subclass: a typed alias
         if isinstance(res, (tuple, list)) and t is not torch.Size and func not in _PLAIN_OUT:
