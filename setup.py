@@ -26,7 +26,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['fastlit', 'fastlit.*']),
     include_package_data=True, package_data={'fastlit': ['samples/*.tgz', 'samples/*.md']},
     install_requires=cfg['requirements'].split(),
-    extras_require={'dev': cfg['dev_requirements'].split(), 'docs': cfg['docs_requirements'].split()},
+    extras_require={k: cfg[f'{k}_requirements'].split() for k in ('dev', 'docs', 'timm', 'tensorboard', 'text', 'widgets')},
     python_requires='>=' + min_python, zip_safe=False,
     entry_points={'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
 )

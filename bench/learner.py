@@ -5,7 +5,10 @@ Learner runs its default callbacks (`TrainEvalCallback`, `Recorder`) with no pro
 the difference is the cost of the loop's events, the recorder and the callbacks. Epochs of the two loops alternate and
 the median epoch time of each is reported per step.
 
-Usage: python bench/learner.py [--device cpu|cuda] [--repeats 7] [--quick]
+Usage: python bench/learner.py [--device cpu|cuda] [--repeats 7] [--quick] [--json PATH]
+
+Targets (Learner time / raw loop time, the MLP cases): <= 1.01 on CUDA, <= 1.03 on the CPU; `--json` writes them with
+PASS/MISS in the format of the benchmark contract (`bench/gpu_check.py`). The device defaults to CUDA when present.
 """
 import argparse, statistics, time, platform
 from functools import partial
@@ -83,21 +86,52 @@ CASES = [  # name, n_in, hidden, n_out, depth, bs, n_batches
     ('MLP 512-1024x3-10, bs 256', 512, 1024, 10, 3, 256, 10),
 ]
 
+TARGETS = {'cuda': 1.01, 'cpu': 1.03}   # Learner time / raw loop time; the tiny case is a probe with no target
+
+
+def contract_rows(results, device, quick):
+    "Rows of the benchmark contract (bench/gpu_check.py): one per case and optimizer, the ratio with its target."
+    t = TARGETS.get(device.type)
+    rows = []
+    for r in results:
+        probe = r['case'].startswith('tiny')
+        note = (f"raw {r['raw_us']:.1f} us/step, Learner {r['learn_us']:.1f} us/step, overhead {r['overhead_us']:.1f} us/step, "
+                f"IQR {r['ratio_lo']:.3f}-{r['ratio_hi']:.3f}")
+        if probe: note += '; probe of the per-step Python cost, no target'
+        if quick: note += '; quick run (few batches): not a measurement'
+        target = None if probe or t is None else f"<= {t}"
+        ok = None if target is None or quick else bool(r['ratio'] <= t)
+        rows.append(dict(name=f"{r['case']}, {r['opt']}: Learner/raw time", value=r['ratio'], unit='x', target=target,
+                         **{'pass': ok}, note=note))
+    return rows
+
+
+def write_json(path, bench, device, rows):
+    "Write `rows` in the benchmark contract's JSON format."
+    import json
+    dev = torch.cuda.get_device_name(device) if device.type == 'cuda' else f"{platform.machine()} CPU"
+    with open(path, 'w') as f: json.dump(dict(bench=bench, device=dev, torch=torch.__version__, rows=rows), f, indent=1)
+
+
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
-    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--repeats', type=int, default=21)
     ap.add_argument('--threads', type=int, default=1, help='torch intra-op threads (0: leave as is)')
     ap.add_argument('--quick', action='store_true', help='fewer batches (smoke test)')
+    ap.add_argument('--json', default=None, help='also write the rows here (benchmark contract, see bench/gpu_check.py)')
     args = ap.parse_args()
     device = torch.device(args.device)
     if args.threads: torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {platform.machine()}, threads={torch.get_num_threads()}, device={device}")
     print(f"{'case':30} {'optimizer':13} {'raw us/step':>12} {'Learner us/step':>16} {'overhead us':>12} {'ratio (IQR)':>22}")
+    results = []
     for case in CASES:
         name, n_in, hidden, n_out, depth, bs, nb = case
         if args.quick: nb = max(nb//10, 5)
         for opt_kind in ('fastlit Adam', 'torch AdamW'):
             r = run_case(name, n_in, hidden, n_out, depth, bs, nb, opt_kind, device, args.repeats)
+            results.append(r)
             print(f"{r['case']:30} {r['opt']:13} {r['raw_us']:12.1f} {r['learn_us']:16.1f} {r['overhead_us']:12.1f} "
-                  f"{r['ratio']:7.3f} ({r['ratio_lo']:.3f}-{r['ratio_hi']:.3f})")
+                  f"{r['ratio']:7.3f} ({r['ratio_lo']:.3f}-{r['ratio_hi']:.3f})", flush=True)
+    if args.json: write_json(args.json, 'learner', device, contract_rows(results, device, args.quick))

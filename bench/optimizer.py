@@ -20,8 +20,13 @@ each round (robust to load that drifts on a shared machine). Target: ratio <= 1.
     python bench/optimizer.py --device cuda         # GPU
     python bench/optimizer.py --models resnet50 --reps 5
     python bench/optimizer.py --layers 6            # a shallower transformer, to keep CPU runs short
+    python bench/optimizer.py --quick --json r.json # smoke test; rows in the benchmark contract's format
+
+With `--json` the rows are the ratios with their targets: fastlit / torch fused <= 1.15 (the GPU target of issue 17)
+and fastlit foreach / torch foreach <= 1.15 (issue 6), each the median over rounds of the ratio within a round.
+The device defaults to CUDA when present.
 """
-import argparse, gc, platform, statistics, sys, time
+import argparse, gc, json, platform, statistics, sys, time
 from pathlib import Path
 import torch
 from torch import nn
@@ -88,7 +93,7 @@ def time_opts(opts, device, warmup, reps):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--models', default='resnet50,transformer,many-small')
     ap.add_argument('--opts', default='sgd,adam')
     ap.add_argument('--warmup', type=int, default=2)
@@ -96,7 +101,10 @@ def main():
     ap.add_argument('--layers', type=int, default=12, help="layers of the transformer encoder")
     ap.add_argument('--threads', type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument('--no-loop', action='store_true', help="skip the fastlit Python-loop column")
+    ap.add_argument('--quick', action='store_true', help="smoke test: many-small and a 1-layer transformer, 3 steps")
+    ap.add_argument('--json', default=None, help="also write the ratios here (benchmark contract, see bench/gpu_check.py)")
     args = ap.parse_args()
+    if args.quick: args.models, args.layers, args.reps, args.warmup = 'many-small,transformer', 1, 3, 1
     dev = args.device
     if args.threads: torch.set_num_threads(args.threads)
     cols = ['fastlit', 'fastlit foreach', 'fastlit loop', 'torch foreach', 'torch fused']
@@ -105,6 +113,7 @@ def main():
     print('| model | params | optimizer | ' + ' | '.join(f'{c} (ms)' for c in cols)
           + ' | fastlit / torch foreach | fastlit foreach / torch foreach |')
     print('|' + '---|'*(len(cols) + 5))
+    rows = []
     for name in args.models.split(','):
         ps = make_params(name, dev, args.layers)
         n = sum(p.numel() for p in ps)
@@ -116,11 +125,28 @@ def main():
             cells = [f"{t[c]*1e3:.2f}" if c in t else '-' for c in cols]
             r1,r2 = ratio('fastlit'),ratio('fastlit foreach')
             label = f"transformer ({args.layers} layers)" if name == 'transformer' else name
-            print(f"| {label} | {n/1e6:.1f}M ({len(ps)} tensors) | {'SGD mom=0.9' if kind == 'sgd' else 'Adam (AdamW)'} | "
+            oname = 'SGD mom=0.9' if kind == 'sgd' else 'Adam (AdamW)'
+            print(f"| {label} | {n/1e6:.1f}M ({len(ps)} tensors) | {oname} | "
                   + ' | '.join(cells) + f" | {r1:.2f}x | {r2:.2f}x |", flush=True)
+            rows += contract_rows(f"{label}, {oname}", times, t, args.quick)
             del opts; gc.collect()
         del ps; gc.collect()
         if dev.startswith('cuda'): torch.cuda.empty_cache()
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(bench='optimizer', device=desc, torch=torch.__version__, rows=rows), f, indent=1)
+
+
+def contract_rows(what, times, t, quick):
+    "Rows of the benchmark contract: the two target ratios of case `what`, with PASS/MISS (none in a quick run)."
+    rows = []
+    for a, b in (('fastlit', 'torch fused'), ('fastlit foreach', 'torch foreach')):
+        note = f"{a} {t[a]*1e3:.3f} ms, {b} " + (f"{t[b]*1e3:.3f} ms" if b in t else "unavailable on this device")
+        if quick: note += '; quick run (3 steps): not a measurement'
+        v = statistics.median(x/y for x, y in zip(times[a], times[b])) if b in times else None
+        rows.append(dict(name=f"{what}: {a} / {b}", value=v, unit='x', target='<= 1.15',
+                         **{'pass': None if quick or v is None else bool(v <= 1.15)}, note=note))
+    return rows
 
 
 if __name__ == '__main__': main()

@@ -19,8 +19,12 @@ over the whole `fine_tune` (training and validation images), median over `--repe
 Usage (from the repository root):
     python bench/vision_train.py --device cuda                  # resnet18 and resnet50, 224 px, bs 256
     python bench/vision_train.py --device cpu --quick           # smoke test: small images, few batches, float32
+
+`--json PATH` also writes one row per architecture in the benchmark contract's format (`bench/gpu_check.py`): the time
+ratio fastlit / raw with its target, <= 1.05. `--archive` reads another copy of the CIFAR-10 archive (the GPU check
+carries one cut to the first 512 train / 128 test images of each class).
 """
-import argparse, copy, io, math, platform, statistics, tarfile, time
+import argparse, copy, io, json, math, platform, statistics, tarfile, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -34,12 +38,13 @@ from fastlit.optimizer import _per_group       # how `slice` learning rates spre
 ARCHIVE = Path(__file__).resolve().parent.parent.parent/'shared'/'data'/'cifar10_jpg.tar.gz'
 
 
-def load_cifar(n_train:int, n_valid:int):
+def load_cifar(n_train:int, n_valid:int, archive=ARCHIVE):
     "The first `n/10` images of each class of the train and test splits, as uint8 tensors (N,3,32,32) and labels."
     want = {'train': n_train//10, 'test': n_valid//10}
     imgs, labels, counts, classes = {'train': [], 'test': []}, {'train': [], 'test': []}, {}, {}
-    with tarfile.open(ARCHIVE) as tar:
+    with tarfile.open(archive) as tar:
         for m in tar:
+            if len(counts) == 20 and all(c >= want[k[0]] for k, c in counts.items()): break   # all 10 classes of both
             parts = m.name.split('/')
             if not m.isfile() or len(parts) != 3 or parts[0] not in want: continue
             split, cls = parts[0], parts[1]
@@ -47,6 +52,10 @@ def load_cifar(n_train:int, n_valid:int):
             counts[(split, cls)] = counts.get((split, cls), 0) + 1
             imgs[split].append(np.asarray(Image.open(io.BytesIO(tar.extractfile(m).read())).convert('RGB')))
             labels[split].append(classes.setdefault(cls, len(classes)))
+    for s in want:
+        if len(labels[s]) < want[s]*10:
+            raise ValueError(f"{archive}: {len(labels[s])} {s} images, {want[s]*10} asked for: pass a smaller --n-"
+                             f"{'train' if s == 'train' else 'valid'} or the full archive with --archive")
     res = [(torch.from_numpy(np.stack(imgs[s])).permute(0, 3, 1, 2).contiguous(), torch.tensor(labels[s])) for s in ('train', 'test')]
     return res, sorted(classes, key=classes.get)
 
@@ -169,29 +178,44 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--archs', default='resnet18,resnet50')
-    ap.add_argument('--size', type=int, default=224)
-    ap.add_argument('--bs', type=int, default=256)
-    ap.add_argument('--n-train', type=int, default=12800)
-    ap.add_argument('--n-valid', type=int, default=2560)
+    ap.add_argument('--size', type=int, default=None, help='image size (default 224; 64 with --quick)')
+    ap.add_argument('--bs', type=int, default=None, help='batch size (default 256; 32 with --quick)')
+    ap.add_argument('--n-train', type=int, default=None, help='training images (default 12800; 320 with --quick)')
+    ap.add_argument('--n-valid', type=int, default=None, help='validation images (default 2560; 160 with --quick)')
     ap.add_argument('--epochs', type=int, default=1, help='unfrozen epochs of fine_tune (after 1 frozen epoch)')
     ap.add_argument('--repeats', type=int, default=None, help='timed runs of each loop (default 3; 1 with --quick)')
     ap.add_argument('--fp32', action='store_true', help='no mixed precision (the default on the CPU)')
-    ap.add_argument('--quick', action='store_true', help='smoke test: 64 px, 320+160 images, bs 32, resnet18')
+    ap.add_argument('--quick', action='store_true', help='smoke test: 64 px, 320+160 images, bs 32, resnet18 '
+                    '(options given explicitly still apply)')
+    ap.add_argument('--archive', default=str(ARCHIVE), help='CIFAR-10 archive ({train,test}/<class>/*.jpg)')
+    ap.add_argument('--json', default=None, help='also write the rows here (benchmark contract, see bench/gpu_check.py)')
     a = ap.parse_args()
     device = torch.device(a.device)
-    if a.quick: a.size, a.n_train, a.n_valid, a.bs, a.archs = 64, 320, 160, 32, 'resnet18'
+    preset = dict(size=64, n_train=320, n_valid=160, bs=32) if a.quick else dict(size=224, n_train=12800, n_valid=2560, bs=256)
+    for k, v in preset.items():
+        if getattr(a, k) is None: setattr(a, k, v)
+    if a.quick and a.archs == ap.get_default('archs'): a.archs = 'resnet18'
     if a.repeats is None: a.repeats = 1 if a.quick else 3
     amp = device.type == 'cuda' and not a.fp32
     torch.backends.cudnn.benchmark = True
     t0 = time.time()
-    data, classes = load_cifar(a.n_train, a.n_valid)
+    data, classes = load_cifar(a.n_train, a.n_valid, a.archive)
     dls = make_dls(data, a.size, a.bs, device)
     gpu = torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()
     print(f"torch {torch.__version__}, {gpu}, {a.size} px, bs {a.bs}, {len(data[0][0])} train / {len(data[1][0])} valid "
           f"CIFAR-10 images on the device (loaded in {time.time() - t0:.0f} s), fine_tune({a.epochs}) = 1 frozen + "
           f"{a.epochs} unfrozen epochs, {'float16 mixed precision' if amp else 'float32'}, channels-last, {a.repeats} repeats")
     print(f"{'arch':10} {'raw img/s':>10} {'fastlit img/s':>14} {'time ratio (min-max)':>24} {'valid acc raw/fastlit':>22}")
+    rows = []
     for arch in a.archs.split(','):
         r = bench_arch(arch, dls, device, a.epochs, a.repeats, amp)
         print(f"{r['arch']:10} {r['raw_ips']:10.0f} {r['fastlit_ips']:14.0f} {r['ratio']:8.3f} ({r['ratio_min']:.3f}-{r['ratio_max']:.3f})"
-              f" {r['acc_raw']:11.3f}/{r['acc_fastlit']:.3f}")
+              f" {r['acc_raw']:11.3f}/{r['acc_fastlit']:.3f}", flush=True)
+        note = (f"raw {r['raw_ips']:.0f} img/s, fastlit {r['fastlit_ips']:.0f} img/s, min-max {r['ratio_min']:.3f}-"
+                f"{r['ratio_max']:.3f}, {a.repeats} repeats, bs {a.bs}, {len(data[0][0])}+{len(data[1][0])} images, "
+                f"{'fp16 mixed' if amp else 'float32'}, valid acc raw/fastlit {r['acc_raw']:.3f}/{r['acc_fastlit']:.3f}")
+        if a.quick: note += '; quick run: not a measurement'
+        rows.append(dict(name=f"{arch} {a.size} px fine_tune({a.epochs}): fastlit/raw time", value=r['ratio'], unit='x',
+                         target='<= 1.05', **{'pass': None if a.quick else bool(r['ratio'] <= 1.05)}, note=note))
+        if a.json:   # after each architecture, so a run stopped later keeps the rows it has
+            with open(a.json, 'w') as f: json.dump(dict(bench='vision_train', device=gpu, torch=torch.__version__, rows=rows), f, indent=1)

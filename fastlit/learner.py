@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['synth_dbunch', 'RegModel', 'mk_metric', 'Learner', 'synth_learner', 'Recorder', 'save_model', 'load_model',
-           'load_learner']
+           'register_export_safe', 'UnsafeExportError', 'load_learner']
 
 # %% ../nbs/13a_learner.ipynb #90e54820
-import inspect, math, os, pickle, tempfile, time, warnings
+import copyreg, enum, importlib, inspect, math, os, pickle, sys, tempfile, time, types, warnings, zipfile
+import _compat_pickle
 from contextlib import contextmanager, ExitStack
 from functools import partial
 from pathlib import Path
@@ -19,7 +20,7 @@ import matplotlib.pyplot as plt
 from fastcore.basics import defaults, noop, detuplify, tuplify, patch
 from fastcore.foundation import L
 from fastprogress.core import format_time
-from .torch_core import (to_device, to_detach, trainable_params, bn_bias_params, Module)
+from .torch_core import (to_device, to_detach, trainable_params, bn_bias_params, Module, rank_distrib, distrib_barrier)
 from torch import Tensor
 from .torch_core import TensorBase as _TensorBase
 
@@ -105,6 +106,7 @@ class Learner:
         self.path = Path(path) if path is not None else Path(getattr(dls, 'path', '.'))
         self.model_dir = model_dir
         self.opt, self.training, self.in_fit, self.create_mbar, self.logger = None, False, False, True, print
+        self.start_epoch, self._resume, self._targets_checked = 0, None, False
         self._cbs, self._plans = L(), {}
         self.metrics = metrics
         self.add_cbs(L(defaults.callbacks if default_cbs else []) + L(cbs))
@@ -215,6 +217,7 @@ class Learner:
 
     def _do_one_batch(self):
         self.pred = self.model(*_untyped(self.xb))
+        if not self._targets_checked: self._check_targets()
         self('after_pred')
         if self.yb:
             self.loss_grad = self.loss_func(self.pred, *self.yb)
@@ -230,6 +233,25 @@ class Learner:
         except CancelStepException: self('after_cancel_step')
         self('after_step')
         self.opt.zero_grad()
+
+    def _check_targets(self):
+        "Once per fit, on its first batch: class-index targets of a cross-entropy loss must index the model's outputs."
+        self._targets_checked = True
+        lf, pred, y = self.loss_func, self.pred, (self.yb[0] if self.yb else None)
+        if not isinstance(pred, Tensor) or not isinstance(y, Tensor) or pred.ndim < 2 or y.numel() == 0: return
+        if y.is_floating_point() or y.dtype == torch.bool or y.shape == pred.shape: return
+        func = getattr(lf, 'func', lf)
+        if not isinstance(func, nn.CrossEntropyLoss) and getattr(lf, '__name__', '') != 'cross_entropy': return
+        n, ignore = pred.shape[getattr(lf, 'axis', 1)], getattr(func, 'ignore_index', -100)
+        y = y[y != ignore]
+        if y.numel() == 0: return
+        lo, hi = int(y.min()), int(y.max())            # one wait for the device, once per fit
+        if 0 <= lo and hi < n: return
+        c = getattr(self.dls, 'c', None)
+        hint = (f" The model gives fewer outputs than the data has classes (dls.c = {c}): build it with `n_out=dls.c`."
+                if c is not None and n < c else " Check the labels (or a mask's values) against the vocab (or codes).")
+        raise ValueError(f"The targets of the first batch go from {lo} to {hi}, but the model gives {n} outputs per item, "
+                         f"so a target must be a class index from 0 to {n - 1}.{hint}")
 
     def one_batch(self, i:int, b):
         "Train on (or validate) the batch `b`, number `i` of `self.dl`."
@@ -271,9 +293,10 @@ class Learner:
     def _do_epoch(self):
         self._do_epoch_train()
         self._do_epoch_validate()
+        self.epochs_done = self.epoch + 1       # what a checkpoint saved from now on records
 
     def _do_fit(self):
-        for epoch in range(self.n_epoch):
+        for epoch in range(self.start_epoch, self.n_epoch):   # epochs before `start_epoch` run no events at all
             self.epoch = epoch
             self._with_events(self._do_epoch, 'epoch', CancelEpochException)
 
@@ -300,9 +323,13 @@ class Learner:
             wd=None,                # weight decay; default `self.wd`, else the optimizer's own
             cbs=None,               # callbacks for this fit only
             reset_opt:bool=False,   # build a new optimizer (forgetting momentum and such)
-            start_epoch:int=0):     # skip the epochs before this one (to resume a run)
+            start_epoch:int=0):     # skip the epochs before this one (to resume a run, after `load(name, with_opt=True)`)
         "Train for `n_epoch` epochs."
-        if start_epoch: cbs = L(cbs) + [_SkipToEpoch(start_epoch)]
+        if not 0 <= start_epoch <= n_epoch:
+            raise ValueError(f"fit: start_epoch={start_epoch} is not between 0 and n_epoch={n_epoch}.")
+        self.start_epoch, self._targets_checked = start_epoch, False
+        if start_epoch: self._check_resume(n_epoch, start_epoch)
+        else: self._resume = None                  # a fresh fit: trackers start afresh
         with self.added_cbs(cbs):
             if reset_opt or self.opt is None: self.create_opt()
             if wd is None: wd = self.wd
@@ -321,7 +348,43 @@ class Learner:
                 self('after_fit')
             finally:
                 self._end_cleanup()
-                self.logger, self.in_fit = logger, False
+                self.logger, self.in_fit, self.start_epoch, self._resume = logger, False, 0, None
+
+    def _check_resume(self, n_epoch:int, start_epoch:int):
+        "Warn when a resumed fit does not continue the checkpoint that was loaded."
+        rs = self.__dict__.get('_resume')
+        if rs is None:
+            warnings.warn(f"fit(start_epoch={start_epoch}): no checkpoint with training state was loaded, so trackers "
+                          "(best value, patience) start afresh and SaveModelCallback may overwrite an earlier best model. "
+                          "Call `learn.load(name, with_opt=True)` on a checkpoint of this run first.", stacklevel=3)
+            return
+        if rs.get('epochs_done') != start_epoch or rs.get('n_epoch') != n_epoch:
+            warnings.warn(f"fit(n_epoch={n_epoch}, start_epoch={start_epoch}): the loaded checkpoint was saved after "
+                          f"{rs.get('epochs_done')} of {rs.get('n_epoch')} epochs; the schedule continues only with "
+                          f"n_epoch={rs.get('n_epoch')}, start_epoch={rs.get('epochs_done')}.", stacklevel=3)
+
+    def resume_state(self, cb) -> dict:
+        "The state `cb` had when the loaded checkpoint was saved, while a resumed fit starts (else `None`)."
+        rs = self.__dict__.get('_resume')
+        if rs is None or not self.start_epoch: return None
+        return rs.get('cbs', {}).get(self._cb_keys().get(id(cb)))
+
+    def _cb_keys(self) -> dict:
+        "A name for each callback in a checkpoint: its `name`, numbered from the second one of that name on."
+        seen, res = {}, {}
+        for cb in self.cbs:
+            k = seen[cb.name] = seen.get(cb.name, -1) + 1
+            res[id(cb)] = cb.name if k == 0 else f'{cb.name}_{k}'
+        return res
+
+    def train_state(self) -> dict:
+        "What a checkpoint records to resume training: epochs done, their number, the last logged row, each tracker's state."
+        rec = self.__dict__.get('recorder')
+        row = rec.values[-1] if rec is not None and getattr(rec, 'values', None) else None
+        keys = self._cb_keys()
+        cbs = {keys[id(cb)]: cb.state_dict() for cb in self.cbs if callable(getattr(cb, 'state_dict', None))}
+        return {'epochs_done': int(getattr(self, 'epochs_done', 0)), 'n_epoch': int(getattr(self, 'n_epoch', 0)),
+                'row': None if row is None else [_as_number(v) for v in row], 'cbs': cbs}
 
     def to_detach(self, b, cpu:bool=True, gather:bool=True):
         "`b` detached (and on the CPU); a distributed trainer gathers it from all processes."
@@ -331,14 +394,6 @@ class Learner:
         state = self.__dict__.copy()
         state['_plans'] = {}
         return state
-
-# %% ../nbs/13a_learner.ipynb #ea3472aa
-class _SkipToEpoch(Callback):
-    "Skip the epochs before `start_epoch` (`fit(..., start_epoch=)`)."
-    order = -20
-    def __init__(self, start_epoch:int): self.start_epoch = start_epoch
-    def before_epoch(self):
-        if self.learn.epoch < self.start_epoch: raise CancelEpochException
 
 # %% ../nbs/13a_learner.ipynb #7a950118
 def synth_learner(n_trn:int=10, n_val:int=2, cuda:bool=False, lr:float=1e-3, data=None, model=None, **kwargs) -> Learner:
@@ -690,20 +745,48 @@ def unfreeze(self:Learner):
     self.freeze_to(0)
 
 # %% ../nbs/13a_learner.ipynb #bab71522
-def _atomic_save(obj, file:Path, **kwargs):
+def _umask() -> int:
+    "The process's umask (read without changing it where `/proc` tells it)."
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('Umask:'): return int(line.split()[1], 8)
+    except OSError: pass
+    mask = os.umask(0o022); os.umask(mask)
+    return mask
+
+def _pid_alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except OSError: return True          # exists, owned by someone else
+    return True
+
+def _clean_partials(file:Path, max_age:float=3600.):
+    "Remove partial files of `file` left by a crashed save: their writer is gone (or, without a pid, they are old)."
+    now = time.time()
+    for p in file.parent.glob(f'.{file.name}.*.tmp'):
+        pid = p.name[len(file.name) + 2:].split('-', 1)[0]
+        stale = not _pid_alive(int(pid)) if pid.isdigit() and int(pid) != os.getpid() else (
+                not pid.isdigit() and now - p.stat().st_mtime > max_age)
+        if stale: p.unlink(missing_ok=True)
+
+def _atomic_save(obj, file:Path, pickle_module=pickle, **kwargs):
     "`torch.save(obj, file)` through a temporary file in the same folder, so `file` is never left half-written."
     file = Path(file)
     file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f'.{file.name}.', suffix='.tmp')
+    _clean_partials(file)
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f'.{file.name}.{os.getpid()}-', suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f, **kwargs)
+            torch.save(obj, f, pickle_module=pickle_module, **kwargs)
             f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())                # as `torch.save` would create it (mkstemp makes 0600)
         os.replace(tmp, file)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
 
+
+# %% ../nbs/13a_learner.ipynb #53608ad6
 def _bare_model(model:nn.Module) -> nn.Module:
     "`model` without a (distributed) data-parallel or `torch.compile` wrapper."
     if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)): model = model.module
@@ -726,37 +809,78 @@ def _check_state(model:nn.Module, sd:dict, file, strict:bool) -> dict:
         sd = {k: v for k, v in sd.items() if k not in bad}
     return sd
 
-def save_model(file, model:nn.Module, opt, with_opt:bool=True, pickle_protocol:int=2):
-    "Save `model`'s weights (and `opt`'s state if `with_opt`) to `file`, atomically."
+def save_model(file, model:nn.Module, opt, with_opt:bool=True, pickle_protocol:int=2, train_state:dict=None):
+    "Save `model`'s weights (and `opt`'s state if `with_opt`, and `train_state` if given) to `file`, atomically."
     state = _bare_model(model).state_dict()
-    if with_opt and opt is not None: state = {'model': state, 'opt': opt.state_dict()}
+    if (with_opt and opt is not None) or train_state:
+        state = {'model': state}
+        if with_opt and opt is not None: state['opt'] = opt.state_dict()
+        if train_state: state['train_state'] = train_state
     _atomic_save(state, file, pickle_protocol=pickle_protocol)
 
-def load_model(file, model:nn.Module, opt, with_opt:bool=True, device=None, strict:bool=True):
-    "Load weights (and optimizer state if present and `with_opt`) from `file`, reading tensors only."
+
+# %% ../nbs/13a_learner.ipynb #46faef7f
+def _read_checkpoint(file, device):
+    "The contents of a checkpoint, read as tensors only; a clear error for anything else."
+    if not Path(file).is_file(): raise FileNotFoundError(f"{file}: no such checkpoint; `learn.save(name)` writes `path/model_dir/name.pth`.")
+    try: state = torch.load(file, map_location=device, weights_only=True)
+    except Exception as e:
+        hint = (" It looks like a whole pickled object (e.g. `learn.export()`): read it with `load_learner`."
+                if 'global' in str(e).lower() else "")
+        raise ValueError(f"{file}: not a checkpoint written by `learn.save` or `torch.save(state_dict)` "
+                         f"({type(e).__name__}: {str(e).splitlines()[0][:200]}).{hint}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{file}: holds a {type(state).__name__}, not a checkpoint (a dict of weights) written by `learn.save`.")
+    return state
+
+def _hyper_names(sd) -> set:
+    "The hyper-parameter names in an optimizer state dict (fastlit's `hypers` or torch's `param_groups`)."
+    groups = sd.get('hypers') or sd.get('param_groups') or [{}]
+    return set(groups[0]) - {'params'}
+
+def _load_opt(file, opt, sd, strict:bool):
+    "Load the optimizer state `sd` into `opt`, refusing (or with `strict=False` skipping) one of another kind."
+    if not isinstance(sd, dict) or not hasattr(opt, 'state_dict'): return opt.load_state_dict(sd)
+    theirs, ours = _hyper_names(sd), _hyper_names(opt.state_dict())
+    err = None
+    if theirs != ours:
+        err = (f"{file}: the optimizer state was saved from an optimizer with hyper-parameters {sorted(theirs)}, "
+               f"but this learner's has {sorted(ours)} (e.g. Adam against SGD); loading it would replace them. Build the "
+               "learner with the same `opt_func`, or load with `with_opt=False` to keep this learner's optimizer.")
+    else:
+        try: opt.load_state_dict(sd)
+        except Exception as e: err = f"{file}: could not load the optimizer state ({e})."
+    if err is None: return
+    if strict: raise ValueError(err)
+    warnings.warn(err + " The optimizer starts afresh.")
+
+def load_model(file, model:nn.Module, opt, with_opt:bool=True, device=None, strict:bool=True) -> dict:
+    "Load weights (and optimizer state if present and `with_opt`) from `file`, reading tensors only; return its `train_state`."
     if isinstance(device, int): device = torch.device('cuda', device)
     elif device is None: device = 'cpu'
-    state = torch.load(file, map_location=device, weights_only=True)
-    has_opt = isinstance(state, dict) and set(state) == {'model', 'opt'}
-    model_state = state['model'] if has_opt else state
+    state = _read_checkpoint(file, device)
+    wrapped = 'model' in state and isinstance(state['model'], dict) and set(state) <= {'model', 'opt', 'train_state'}
+    model_state = state['model'] if wrapped else state
     model = _bare_model(model)
     model.load_state_dict(_check_state(model, model_state, file, strict), strict=False)
-    if has_opt and with_opt and opt is not None:
-        try: opt.load_state_dict(state['opt'])
-        except Exception as e:
-            if strict: raise
-            warnings.warn(f"{file}: could not load the optimizer state ({e}); the optimizer starts afresh.")
+    has_opt = wrapped and 'opt' in state
+    if has_opt and with_opt and opt is not None: _load_opt(file, opt, state['opt'], strict)
     elif with_opt and not has_opt and opt is not None:
         warnings.warn(f"{file} holds no optimizer state (saved with with_opt=False); only the model was loaded.")
+    return state.get('train_state') if wrapped else None
 
+
+# %% ../nbs/13a_learner.ipynb #c3315ec9
 @patch
 def save(self:Learner,
          file,                      # name (saved as `path/model_dir/file.pth`) or a path
          with_opt:bool=True,        # include the optimizer state, to resume training exactly
          pickle_protocol:int=2) -> Path:
-    "Save the model (and optimizer) weights; returns the file written."
+    "Save the model (and optimizer) weights, with the state needed to resume training (rank 0 only under distributed training); returns the file."
     file = self.path/self.model_dir/f'{file}.pth'
-    save_model(file, self.model, getattr(self, 'opt', None), with_opt=with_opt, pickle_protocol=pickle_protocol)
+    if rank_distrib(): return file     # distributed training: rank 0 alone writes (every process may load)
+    ts = self.train_state() if (with_opt or self.in_fit) and hasattr(self, 'epochs_done') else None
+    save_model(file, self.model, getattr(self, 'opt', None), with_opt=with_opt, pickle_protocol=pickle_protocol, train_state=ts)
     return file
 
 @patch
@@ -764,51 +888,205 @@ def load(self:Learner,
          file,                      # name given to `save`, or a path (without `.pth`)
          device=None,               # where to load the tensors; default: the data's device
          with_opt:bool=True,        # also load the optimizer state, if saved
-         strict:bool=True):         # refuse weights that do not fit the model exactly
-    "Load weights saved by `save` (tensors only: a checkpoint cannot run code)."
+         strict:bool=True):         # refuse weights (or an optimizer state) that do not fit exactly
+    "Load weights saved by `save` (tensors only: a checkpoint cannot run code); `fit(start_epoch=)` then resumes the run."
+    distrib_barrier()                  # distributed training: wait until rank 0 has written the file
     if device is None: device = getattr(self.dls, 'device', None)
     if self.opt is None: self.create_opt()
-    load_model(self.path/self.model_dir/f'{file}.pth', self.model, self.opt, with_opt=with_opt, device=device, strict=strict)
+    ts = load_model(self.path/self.model_dir/f'{file}.pth', self.model, self.opt, with_opt=with_opt, device=device, strict=strict)
+    if not self.in_fit: self._resume = ts          # `SaveModelCallback` reloading the best model must not change it
     return self
+
+
+# %% ../nbs/13a_learner.ipynb #c195df40
+_CLASS_ROOTS = {'fastlit', 'fastcore', 'torch', 'torchvision', 'timm', 'numpy', 'collections', 'pathlib', 'functools',
+                'PIL', 'pandas', 'enum', 'datetime', 'decimal'}
+_SAFE_BUILTINS = {'set', 'frozenset', 'slice', 'range', 'complex', 'bytearray', 'bytes', 'object', 'dict', 'list',
+                  'tuple', 'int', 'float', 'str', 'bool', 'print', 'getattr'}
+_DENY_FUNCS = {'fastlit.data.external', 'fastlit.quickstart', 'fastlit.learner.save_model', 'fastlit.learner.load_model',
+               'fastlit.learner.load_learner', 'fastlit.learner._atomic_save', 'fastlit.learner._clean_partials'}
+_SAFE_TORCH_FUNCS = {'sigmoid', 'softmax', 'log_softmax', 'argmax', 'tanh', 'relu', 'exp', 'log', 'abs', 'flatten'}
+_export_safe = set()   # extra objects registered with `register_export_safe`
+
+def register_export_safe(*objs):
+    "Let `load_learner` read `objs` (functions or classes of your library) from an export without `trusted=True`."
+    for o in objs: _export_safe.add(o)
+
+def _root(mod:str) -> str: return (mod or '').split('.')[0]
+
+def _ref_ok(obj) -> bool:
+    "Whether an export may refer to `obj` (a class, or a library function that is only called on the data)."
+    if obj in _export_safe: return True
+    mod = getattr(obj, '__module__', None) or ''
+    if isinstance(obj, type): return _root(mod) in _CLASS_ROOTS or (mod == 'builtins' and obj.__name__ in _SAFE_BUILTINS)
+    if isinstance(obj, types.MethodType):   # a classmethod of a fastlit class, e.g. `PILImage.create`
+        return isinstance(obj.__self__, type) and _root(obj.__self__.__module__) == 'fastlit' and _ref_ok(obj.__func__)
+    if not callable(obj): return False
+    name = getattr(obj, '__name__', '')
+    if mod == 'builtins': return name in ('print', 'getattr')
+    if _root(mod) == 'fastlit': return mod not in _DENY_FUNCS and f'{mod}.{name}' not in _DENY_FUNCS
+    if mod in ('fastcore.basics', 'fastcore.foundation', 'fastcore.imports', 'torch.nn.functional', 'torch._C._nn'): return True
+    if mod == 'torch' or mod.startswith('torch._C'): return name in _SAFE_TORCH_FUNCS
+    return mod.startswith('torchvision.models') or mod.startswith('timm.models')
+
+_recon = None
+def _reconstructors() -> set:
+    "Functions and classes that rebuild the objects of an export, which the safe loader may call."
+    global _recon
+    if _recon is not None: return _recon
+    import collections, functools, pathlib, _codecs
+    res = {collections.OrderedDict, set, frozenset, slice, range, complex, bytearray, functools.partial, torch.device,
+           torch.Size, torch.Generator, _codecs.encode, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter,
+           pathlib.Path, pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath}
+    for mod, name in [('torch._utils', '_rebuild_parameter_with_state'), ('numpy.core.multiarray', '_reconstruct'),
+                      ('numpy._core.multiarray', '_reconstruct'), ('numpy.core.multiarray', 'scalar'),
+                      ('numpy._core.multiarray', 'scalar'), ('numpy', 'dtype'), ('numpy', 'ndarray')]:
+        try: res.add(getattr(importlib.import_module(mod), name))
+        except (ImportError, AttributeError): pass
+    _recon = res
+    return res
+
+
+# %% ../nbs/13a_learner.ipynb #d3a80552
+class UnsafeExportError(pickle.UnpicklingError):
+    "An export holds something `load_learner` does not read without `trusted=True`."
+
+class _SafeUnpickler(pickle._Unpickler):
+    "Unpickle an export without running code from it: only known classes, rebuilders and library functions."
+    dispatch = dict(pickle._Unpickler.dispatch)
+    fname = 'the file'
+    def _refuse(self, what:str):
+        raise UnsafeExportError(
+            f"{self.fname}: refers to {what}, which load_learner does not load without trusted=True, because loading "
+            f"it could run code from the file. If you made this file or trust its source, define or import what it "
+            f"needs and call `load_learner(fname, trusted=True)`; a library can call `register_export_safe`.")
+
+    def find_class(self, module, name):
+        if self.proto < 3 and self.fix_imports:
+            module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        what = f'{module}.{name}'
+        if '.' in name or '__main__' in module: self._refuse(what)
+        mod = sys.modules.get(module)            # never import a module a file names, except fastlit's own
+        if mod is None and (_root(module) == 'fastlit' or module in ('numpy.core.multiarray', 'numpy._core.multiarray')):
+            try: mod = importlib.import_module(module)
+            except ImportError: pass
+        obj = getattr(mod, name, None) if mod is not None else None
+        if obj is None or not (_ref_ok(obj) or obj in _reconstructors() or obj in (copyreg._reconstructor,
+                                                                                       torch._tensor._rebuild_from_type_v2)):
+            self._refuse(what if mod is not None else f'{what} (module {module} is not imported)')
+        return obj
+
+    def _call(self, func, args):
+        "`func(*args)` if `func` is a rebuilder (checked), else refuse."
+        if func is getattr and len(args) == 2 and isinstance(args[0], type) and isinstance(args[1], str):
+            res = getattr(args[0], args[1], None) if not args[1].startswith('_') else None
+            if res is not None and _ref_ok(res): return res
+            self._refuse(f'{args[0].__qualname__}.{args[1]}')
+        if func is copyreg._reconstructor and len(args) == 3 and args[1] is object and isinstance(args[0], type): return func(*args)
+        if func is torch._tensor._rebuild_from_type_v2 and args[0] in _reconstructors() and issubclass(args[1], Tensor):
+            return func(*args)
+        if func in _reconstructors() or (isinstance(func, type) and issubclass(func, enum.Enum)): return func(*args)
+        self._refuse(f'a call of {getattr(func, "__qualname__", func)!r}')
+
+    def load_reduce(self):
+        args = self.stack.pop()
+        self.stack[-1] = self._call(self.stack[-1], args)
+    dispatch[pickle.REDUCE[0]] = load_reduce
+
+    def load_newobj(self):
+        args = self.stack.pop(); cls = self.stack.pop()
+        if not isinstance(cls, type): self._refuse(f'creating a {cls!r}')
+        self.append(cls.__new__(cls, *args))
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+
+    def load_build(self):
+        inst = self.stack[-2]
+        if isinstance(inst, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType)):
+            self._refuse(f'changing {inst!r}')
+        super().load_build()
+    dispatch[pickle.BUILD[0]] = load_build
+
+    def _refuse_op(self): self._refuse('a pickle instruction (INST, OBJ, NEWOBJ_EX or EXT) that exports do not use')
+    for _op in (pickle.INST, pickle.OBJ, pickle.NEWOBJ_EX, pickle.EXT1, pickle.EXT2, pickle.EXT4): dispatch[_op[0]] = _refuse_op
+    del _op
+
+def _safe_pickle_module(fname):
+    "A module-like object for `torch.load(pickle_module=)` whose unpickler is `_SafeUnpickler`, naming `fname`."
+    def load(*args, **kwargs): raise UnsafeExportError(f"{fname}: not an export written by `Learner.export`.")
+    return types.SimpleNamespace(__name__='fastlit_safe_pickle', load=load,
+                                 Unpickler=type('_SafeUnpickler', (_SafeUnpickler,), {'fname': str(fname)}))
+
+
+# %% ../nbs/13a_learner.ipynb #24106b01
+def _needs_trust(obj) -> list:
+    "The functions and classes pickling `obj` refers to that `load_learner` only reads with `trusted=True`."
+    found = {}
+    class _Recorder(pickle.Pickler):
+        def reducer_override(self, o):
+            if isinstance(o, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)) and not _ref_ok(o):
+                if o not in _reconstructors():
+                    found[f"{getattr(o, '__module__', '?')}.{getattr(o, '__qualname__', o)}"] = None
+            return NotImplemented
+        def persistent_id(self, o): return 0 if isinstance(o, torch.UntypedStorage) or torch.is_storage(o) else None
+    try: _Recorder(_NullWriter(), protocol=2).dump(obj)
+    except Exception: pass                 # the real save reports pickling problems
+    return list(found)
+
+class _NullWriter:
+    "A file that forgets what is written to it."
+    def write(self, b): return len(b)
 
 @patch
 def export(self:Learner,
            fname='export.pkl',            # file name, relative to `self.path`
            pickle_module=pickle,          # module used to pickle
            pickle_protocol:int=2):
-    "Pickle the learner without its data (but with the data's transforms) for inference, atomically."
+    "Save the learner without its data (but with the data's transforms) for inference, atomically (rank 0 only under distributed training); warn about what loading will need."
+    if rank_distrib(): return          # distributed training: rank 0 alone writes
     if not hasattr(self.dls, 'new_empty'):
         raise TypeError(f"export: the data ({type(self.dls).__name__}) has no `new_empty`, so it cannot be exported "
                         "without its items; use `learn.save` for the weights.")
     self._end_cleanup()
-    dls, opt = self.dls, self.opt
+    dls, opt, resume = self.dls, self.opt, self._resume
     try:
-        self.dls, self.opt = dls.new_empty(), None      # no data, no optimizer state in the export
+        self.dls, self.opt, self._resume = dls.new_empty(), None, None   # no data, no optimizer state in the export
+        needs = _needs_trust(self)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')               # torch warns about pickling the source of classes
             _atomic_save(self, self.path/fname, pickle_module=pickle_module, pickle_protocol=pickle_protocol)
-    finally: self.dls, self.opt = dls, opt
+    finally: self.dls, self.opt, self._resume = dls, opt, resume
+    if needs:
+        warnings.warn(f"export: {self.path/fname} refers to {', '.join(needs)}, defined outside fastlit. `load_learner` "
+                      "will read it only with trusted=True, with each of these defined or imported under the same name "
+                      "where you load it (a function defined in a notebook must be defined again).", stacklevel=2)
 
+
+# %% ../nbs/13a_learner.ipynb #64fcfeae
 def load_learner(fname,                 # file written by `Learner.export`
                  cpu:bool=True,         # load onto the CPU (else the default device)
-                 pickle_module=pickle,  # module used to unpickle
-                 trusted:bool=False):   # `True` to say you trust the file, silencing the warning
-    """Load a `Learner` pickled by `Learner.export`.
-    Unpickling runs code stored in the file: only load files you made or trust. For weights from elsewhere, build the
-    learner in code and call `learn.load(name)`, which reads tensors only."""
-    if not trusted:
-        warnings.warn(f"load_learner unpickles {fname}, which runs any code stored in it: only load files you trust "
-                      "(pass trusted=True to silence this). For weights from elsewhere, build the Learner in code and "
-                      "use `learn.load`, which reads tensors only.", stacklevel=2)
+                 pickle_module=pickle,  # module used to unpickle, with `trusted=True`
+                 trusted:bool=False):   # `True`: unpickle everything, running any code stored in the file
+    """Load a `Learner` saved by `Learner.export`, without running code from the file unless `trusted=True`.
+    By default only fastlit's, fastcore's and torch's own classes and functions are read; a file that needs anything
+    else (a function you wrote, or a crafted payload) is refused with its name."""
     device = 'cpu' if cpu else None
-    try: res = torch.load(fname, map_location=device, pickle_module=pickle_module, weights_only=False)
+    if not Path(fname).is_file(): raise FileNotFoundError(f"load_learner: {fname} does not exist.")
+    if not trusted and not zipfile.is_zipfile(fname):
+        raise UnsafeExportError(f"{fname}: not an export written by `Learner.export` (those are zip files); "
+                                "load_learner reads anything else only with trusted=True, which runs code stored in it.")
+    pm = pickle_module if trusted else _safe_pickle_module(fname)
+    try: res = torch.load(fname, map_location=device, pickle_module=pm, weights_only=False)
     except AttributeError as e:
         raise AttributeError(f"{fname}: {e}. The export refers to a function or class that is not defined here; "
                              "define or import it (under the same name) before calling load_learner.") from e
+    if not isinstance(res, Learner):
+        raise TypeError(f"{fname}: holds a {type(res).__name__}, not a Learner written by `Learner.export`.")
     if cpu:
         res.model.cpu()
         if hasattr(res.dls, 'cpu'): res.dls.cpu()
     return res
+
 
 # %% ../nbs/13a_learner.ipynb #ef092ab3
 _batch_events = ['before_batch', 'after_pred', 'after_loss', 'before_backward', 'after_cancel_backward', 'after_backward',

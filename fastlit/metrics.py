@@ -37,7 +37,12 @@ class Metric:
         raise NotImplementedError(f"{type(self).__name__} must define a `value` property.")
     @property
     def name(self) -> str:
-        "Column name in the training log: the class name in snake case, without a `Metric` suffix."
+        "Column name in the training log: the one set (`metric.name = 'F1(macro)'`), else `_default_name()`."
+        return self.__dict__.get('_name') or self._default_name()
+    @name.setter
+    def name(self, v:str): self._name = v
+    def _default_name(self) -> str:
+        "The name when none was set: the class name in snake case, without a `Metric` suffix."
         return class2attr(self, 'Metric')
 
 # %% ../nbs/13b_metrics.ipynb #ea100a56
@@ -75,8 +80,7 @@ class AvgMetric(Metric):
         self.count += bs
     @property
     def value(self): return _to_host(self.total / self.count) if self.count else None
-    @property
-    def name(self) -> str: return _func_name(self.func)
+    def _default_name(self) -> str: return _func_name(self.func)
 
 # %% ../nbs/13b_metrics.ipynb #b1041a34
 class AvgLoss(Metric):
@@ -89,8 +93,7 @@ class AvgLoss(Metric):
         self.count += bs
     @property
     def value(self): return _to_host(self.total / self.count) if self.count else None
-    @property
-    def name(self) -> str: return 'loss'
+    def _default_name(self) -> str: return 'loss'
 
 class AvgSmoothLoss(Metric):
     """Exponential moving average of `learn.loss` with bias correction. Accumulating only keeps each batch's loss where it
@@ -132,8 +135,7 @@ class AvgSmoothLoss(Metric):
         "The smoothed loss after the last batch, a tensor on the losses' device (`None` before any)."
         self.fold()
         return torch.tensor(self.history[-1], device=self._device) if self.history else None
-    @property
-    def name(self) -> str: return 'loss'
+    def _default_name(self) -> str: return 'loss'
 
 class ValueMetric(Metric):
     "A metric whose value is `func()`, computed elsewhere (by a callback, for instance)."
@@ -141,8 +143,7 @@ class ValueMetric(Metric):
         self.func, self.metric_name = func, metric_name
     @property
     def value(self): return self.func()
-    @property
-    def name(self) -> str: return self.metric_name or _func_name(self.func)
+    def _default_name(self) -> str: return self.metric_name or _func_name(self.func)
 
 # %% ../nbs/13b_metrics.ipynb #680207f7
 class ActivationType:
@@ -203,8 +204,7 @@ class AccumMetric(Metric):
         res = self.func(targs, preds, **self.kwargs) if self.invert_arg else self.func(preds, targs, **self.kwargs)
         return _to_host(res)
 
-    @property
-    def name(self) -> str: return self._name or _func_name(self.func)
+    def _default_name(self) -> str: return _func_name(self.func)
 
 def _np(x:Tensor) -> np.ndarray:
     "`x` as a numpy array on the host (half precision made float32, which numpy and scikit-learn read)."
@@ -510,8 +510,7 @@ class Perplexity(AvgLoss):
     "`exp` of the average loss over all items."
     @property
     def value(self): return torch.exp(self.total / self.count).cpu() if self.count else None
-    @property
-    def name(self) -> str: return 'perplexity'
+    def _default_name(self) -> str: return 'perplexity'
 
 perplexity = Perplexity()
 
@@ -525,8 +524,7 @@ class LossMetric(AvgMetric):
         bs = find_bs(learn.yb)
         self.total = self.total + _batch_total(_detach(getattr(learn.loss_func, self.attr)).mean(), bs)
         self.count += bs
-    @property
-    def name(self) -> str: return self.attr if self.nm is None else self.nm
+    def _default_name(self) -> str: return self.attr if self.nm is None else self.nm
 
 def LossMetrics(attrs, nms=None):
     "One `LossMetric` per name in `attrs` (a list or a comma-separated string), named by `nms`."

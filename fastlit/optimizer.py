@@ -410,12 +410,12 @@ def SGD(params, lr, mom=0., wd=0., decouple_wd=True):
     cbs.append(sgd_step if mom == 0 else momentum_step)
     return Optimizer(params, cbs, lr=lr, mom=mom, wd=wd)
 
-def RMSProp(params, lr, sqr_mom=0.99, mom=0., wd=0., decouple_wd=True):
+def RMSProp(params, lr, mom=0., sqr_mom=0.99, eps=1e-8, wd=0., decouple_wd=True):
     "RMSProp: gradients (or their momentum average) scaled by the root of the average squared gradient."
     cbs = [weight_decay if decouple_wd else l2_reg]
     cbs += [average_sqr_grad] if mom == 0 else [average_grad, average_sqr_grad]
     cbs.append(rms_prop_step)
-    return Optimizer(params, cbs, lr=lr, mom=mom, sqr_mom=sqr_mom, wd=wd)
+    return Optimizer(params, cbs, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
 
 def Adam(params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0.01, decouple_wd=True):
     "Adam, with decoupled weight decay (AdamW) by default."
@@ -657,9 +657,9 @@ class Lookahead(GetAttr):
                                                       for ws,pl in zip(slow, self.param_lists)]
 
 @delegates(RAdam)
-def ranger(params, lr, mom=0.95, wd=0.01, eps=1e-6, **kwargs):
-    "RAdam wrapped in `Lookahead`."
-    return Lookahead(RAdam(params, lr=lr, mom=mom, wd=wd, eps=eps, **kwargs))
+def ranger(params, lr, mom=0.95, wd=0.01, eps=1e-6, k:int=6, alpha:float=0.5, **kwargs):
+    "RAdam wrapped in `Lookahead` (`k` fast steps per slow update, moving `alpha` of the way)."
+    return Lookahead(RAdam(params, lr=lr, mom=mom, wd=wd, eps=eps, **kwargs), k=k, alpha=alpha)
 
 # %% ../nbs/11_optimizer.ipynb #a7c05cc8
 pytorch_hp_map = {'momentum': 'mom', 'weight_decay': 'wd', 'alpha': 'sqr_mom', 'betas__0': 'mom', 'betas__1': 'sqr_mom'}

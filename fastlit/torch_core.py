@@ -6,11 +6,12 @@
 __all__ = ['norm_types', 'tensor', 'TensorBase', 'show_image', 'show_title', 'subplots', 'get_grid', 'show_images',
            'TensorImageBase', 'TensorImage', 'TensorImageBW', 'TensorMask', 'TensorFlowField', 'TensorCategory',
            'TensorMultiCategory', 'TensorPoint', 'TensorBBox', 'apply', 'default_device', 'to_device', 'to_cpu',
-           'to_np', 'to_half', 'to_float', 'to_detach', 'to_concat', 'find_bs', 'find_device', 'set_seed', 'Module',
-           'params', 'trainable_params', 'one_param', 'requires_grad', 'bn_bias_params', 'flatten_check']
+           'to_np', 'to_half', 'to_float', 'to_detach', 'to_concat', 'find_bs', 'find_device', 'rank_distrib',
+           'num_distrib', 'distrib_barrier', 'set_seed', 'Module', 'params', 'trainable_params', 'one_param',
+           'requires_grad', 'bn_bias_params', 'flatten_check']
 
 # %% ../nbs/01_torch_core.ipynb #ca116611
-import functools, math, random, sys
+import functools, math, os, random, sys
 from copy import copy, deepcopy
 from collections.abc import Callable, Mapping
 import numpy as np
@@ -468,6 +469,29 @@ def find_device(b) -> torch.device:
     x = _first_array(b)
     if not isinstance(x, Tensor): raise ValueError(f"find_device: no tensor found in the batch (a {type(b).__name__}).")
     return x.device
+
+# %% ../nbs/01_torch_core.ipynb #ec49ab17
+def _env_int(name:str, default:int=0) -> int:
+    "The integer in environment variable `name`, `default` when it is unset or empty."
+    v = os.environ.get(name, '')
+    if not v.strip(): return default
+    try: return int(v)
+    except ValueError:
+        raise ValueError(f"The environment variable {name}={v!r} is not an integer; it is set by the launcher "
+                         "(torchrun, srun...): unset it to run a single process.") from None
+
+def rank_distrib() -> int:
+    "The rank of this process in distributed training (`RANK`, else `LOCAL_RANK`), 0 outside a launcher."
+    return _env_int('RANK', _env_int('LOCAL_RANK', 0))
+
+def num_distrib() -> int:
+    "The number of processes in distributed training (`WORLD_SIZE`), 0 outside a launcher."
+    return _env_int('WORLD_SIZE', 0)
+
+def distrib_barrier():
+    "Wait until every process reaches this point (distributed training); otherwise do nothing."
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1: dist.barrier()
 
 # %% ../nbs/01_torch_core.ipynb #808d5c9e
 def set_seed(s:int,                 # the seed

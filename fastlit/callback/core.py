@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['event', 'CancelBatchException', 'CancelBackwardException', 'CancelStepException', 'CancelTrainException',
            'CancelValidException', 'CancelEpochException', 'CancelFitException', 'Callback', 'sort_by_run',
-           'TrainEvalCallback', 'GatherPredsCallback']
+           'TrainEvalCallback', 'GatherPredsCallback', 'FetchPredsCallback']
 
 # %% ../../nbs/13_callback.core.ipynb #a0b459e2
 import re, warnings
@@ -205,3 +205,23 @@ class GatherPredsCallback(Callback):
         if self.with_input: res = [self.inputs] + res
         if self.with_loss: res.append(self.losses)
         return res
+
+# %% ../../nbs/13_callback.core.ipynb #47d2b458
+class FetchPredsCallback(Callback):
+    "After each validation pass, `learn.get_preds` on loader `ds_idx` (or `dl`), kept in `self.preds`."
+    remove_on_fetch = True
+    def __init__(self, ds_idx:int=1,            # which loader of `dls` (1: validation)
+                 dl=None,                      # a loader to use instead
+                 with_input:bool=False,        # also fetch the inputs
+                 with_decoded:bool=False,      # also fetch the decoded predictions
+                 cbs=None,                     # callbacks to take out while fetching
+                 reorder:bool=True):           # predictions of a shuffled loader in dataset order
+        self.cbs, self.ds_idx, self.dl, self.with_input, self.with_decoded, self.reorder = L(cbs), ds_idx, dl, with_input, with_decoded, reorder
+        self.preds = None
+
+    def after_validate(self):
+        "Fetch the predictions, without `self.cbs` and the `remove_on_fetch` callbacks."
+        to_rm = L(cb for cb in self.learn.cbs if getattr(cb, 'remove_on_fetch', False))
+        with self.learn.removed_cbs(to_rm + self.cbs) as learn:
+            self.preds = learn.get_preds(ds_idx=self.ds_idx, dl=self.dl, with_input=self.with_input,
+                                         with_decoded=self.with_decoded, inner=True, reorder=self.reorder)

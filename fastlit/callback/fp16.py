@@ -6,6 +6,7 @@
 __all__ = ['AMPMode', 'MixedPrecision', 'ChannelsLast']
 
 # %% ../../nbs/18_callback.fp16.ipynb #c7c85dde
+import warnings
 from enum import Enum
 import torch
 from torch import nn, Tensor
@@ -40,12 +41,13 @@ class MixedPrecision(Callback):
                  growth_factor:float=2.,    # multiply the scale by this after `growth_interval` good steps
                  backoff_factor:float=.5,   # multiply the scale by this after an overflow
                  growth_interval:int=2000,  # good steps before the scale grows
-                 enabled:bool=True):        # False: do nothing (train in float32)
+                 enabled:bool=True,         # False: do nothing (train in float32)
+                 cpu_fp16:bool=False):      # run float16 autocast on the CPU too (slow; otherwise float32 with a warning)
         try: self.amp_mode = AMPMode(amp_mode)
         except ValueError: raise ValueError(f"MixedPrecision: amp_mode={amp_mode!r}; use 'fp16' or 'bf16'.") from None
         self.scaler_kwargs = dict(init_scale=init_scale, growth_factor=growth_factor, backoff_factor=backoff_factor,
                                   growth_interval=growth_interval)
-        self.enabled = enabled
+        self.enabled, self.cpu_fp16 = enabled, cpu_fp16
         self.autocast, self.scaler, self._scaler_device, self._in_autocast, self._stepped = None, None, None, False, False
 
     @property
@@ -57,8 +59,14 @@ class MixedPrecision(Callback):
         device = _model_device(self.learn.model).type
         if self.amp_mode == AMPMode.BF16 and device == 'cuda' and not torch.cuda.is_bf16_supported():
             raise ValueError("MixedPrecision: this GPU does not support bfloat16; use `to_fp16()` instead.")
-        self.autocast = torch.autocast(device, dtype=self.dtype, enabled=self.enabled)
-        if self.enabled and self.amp_mode == AMPMode.FP16:
+        enabled = self.enabled
+        if enabled and self.amp_mode == AMPMode.FP16 and device == 'cpu' and not self.cpu_fp16:
+            warnings.warn("MixedPrecision: the model is on the CPU, where float16 autocast is many times slower than "
+                          "float32 (CPUs have no fast float16 kernels), so this fit trains in float32. Use "
+                          "`learn.to_bf16()` for bfloat16 on the CPU, or `to_fp16(cpu_fp16=True)` to force float16.")
+            enabled = False
+        self.autocast = torch.autocast(device, dtype=self.dtype, enabled=enabled)
+        if enabled and self.amp_mode == AMPMode.FP16:
             if self.scaler is None or self._scaler_device != device:
                 self.scaler = torch.amp.GradScaler(device, **self.scaler_kwargs)
                 self._scaler_device = device

@@ -334,7 +334,12 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate
             show_plot:bool=True,      # plot the loss against the learning rate
             suggest_funcs=(valley,)): # functions of (lrs, losses, num_it) giving suggestions
     "Try learning rates from `start_lr` to `end_lr`, then restore the model; return the suggested rates."
-    n_epoch = num_it//len(self.dls.train) + 1
+    n_trn = len(self.dls.train)
+    if n_trn == 0:
+        dl = self.dls.train
+        raise ValueError(f"lr_find: the training loader has no batches ({getattr(dl, 'n', '?')} items, bs={getattr(dl, 'bs', '?')}, "
+                         f"drop_last={getattr(dl, 'drop_last', '?')}); it needs training data: use a smaller `bs` or drop_last=False.")
+    n_epoch = num_it//n_trn + 1
     cb = LRFinder(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div)
     with self.no_logging(): self.fit(n_epoch, cbs=cb)
     if suggest_funcs is None:

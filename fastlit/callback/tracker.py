@@ -10,12 +10,21 @@ __all__ = ['TrackerCallback', 'PatienceTracker', 'EarlyStoppingCallback', 'SaveM
 import math, warnings
 import numpy as np
 import torch
+from ..torch_core import rank_distrib
 from .core import Callback, CancelFitException
 
 # %% ../../nbs/17_callback.tracker.ipynb #bf917629
 def _skip_run(learn) -> bool:
     "Whether a fit-level event belongs to a pass the trackers must ignore: validation only, or the learning-rate finder."
     return not getattr(learn, 'in_fit', True) or getattr(learn, 'lr_finder', None) is not None
+
+def _say(msg:str):
+    "Print `msg` from one process only (rank 0 under distributed training)."
+    if not rank_distrib(): print(msg)
+
+def _plain(v):
+    "A tracked value as a Python float (what a checkpoint stores); `None` stays `None`."
+    return None if v is None else float(v.item() if hasattr(v, 'item') else v)
 
 class TrackerCallback(Callback):
     "Track the best value of `monitor` over the epochs of a fit."
@@ -27,33 +36,61 @@ class TrackerCallback(Callback):
         if comp is None: comp = np.less if 'loss' in monitor or 'error' in monitor else np.greater
         if comp is np.less: min_delta = -min_delta
         self.monitor, self.comp, self.min_delta, self.reset_on_fit, self.best = monitor, comp, min_delta, reset_on_fit, None
+        self.last_epoch = None
 
     def before_fit(self):
         if _skip_run(self.learn):
             self.run = False   # back on after this pass's `after_fit`
             return
-        if self.reset_on_fit or self.best is None: self.best = math.inf if self.comp is np.less else -math.inf
+        if self.reset_on_fit or self.best is None: self.best, self.last_epoch = (math.inf if self.comp is np.less else -math.inf), None
         rec = getattr(self.learn, 'recorder', None)
         if rec is None: raise ValueError(f"{type(self).__name__} reads the values the Recorder logs, but this learner has no `recorder`.")
         names = list(rec.metric_names[1:])
         if self.monitor not in names or self.monitor == 'time':
             raise ValueError(f"{type(self).__name__}: monitor={self.monitor!r} is not recorded; "
                              f"choose one of {[n for n in names if n != 'time']}.")
-        self.idx = names.index(self.monitor)
+        self.idx, self.new_best, self._n_rows = names.index(self.monitor), False, len(rec.values)
+        self._resume()
+
+    def _resume(self):
+        "Take back the state the loaded checkpoint recorded, catching up on its last epoch if it was saved before this ran."
+        rs = getattr(self.learn, 'resume_state', None)
+        sd = rs(self) if callable(rs) else None
+        if sd is None or sd.get('monitor', self.monitor) != self.monitor: return   # another tracker's state
+        self.load_state_dict(sd)
+        ts = self.learn._resume
+        row, done = ts.get('row'), ts.get('epochs_done', 0)
+        if (sd.get('last_epoch') is None or sd['last_epoch'] < done - 1) and row is not None and self.idx < len(row) \
+                and row[self.idx] is not None:
+            self._track(row[self.idx]); self.last_epoch = done - 1
         self.new_best = False
+
+    def state_dict(self) -> dict:
+        "What a checkpoint records of this tracker."
+        return {'monitor': self.monitor, 'best': _plain(self.best), 'last_epoch': self.last_epoch}
+    def load_state_dict(self, sd:dict):
+        "Take back a state recorded by `state_dict`."
+        self.best, self.last_epoch = sd['best'], sd.get('last_epoch')
+
+    def _track(self, val):
+        "Compare `val` with the best value so far; sets `new_best`."
+        self.new_best = bool(self.comp(val - self.min_delta, self.best))
+        if self.new_best: self.best = val
 
     def before_epoch(self): self._n_rows = len(self.learn.recorder.values)
 
     def after_epoch(self):
         values = self.learn.recorder.values
-        self.recorded = len(values) > self._n_rows   # False for an epoch skipped by `fit(start_epoch=...)`
+        self.recorded = len(values) > self._n_rows   # False for an epoch that logged nothing
         self.new_best = False
         if not self.recorded: return
         val = values[-1][self.idx]
         if val is None:
             raise ValueError(f"{type(self).__name__}: no {self.monitor} was recorded at epoch {self.epoch} "
                              f"(is there a validation set?); monitor 'train_loss' instead.")
-        if self.comp(val - self.min_delta, self.best): self.best, self.new_best = val, True
+        self._track(val)
+        self.last_epoch = self.epoch
+
 
 # %% ../../nbs/17_callback.tracker.ipynb #67549042
 class PatienceTracker(TrackerCallback):
@@ -62,13 +99,21 @@ class PatienceTracker(TrackerCallback):
         self.wait = 0
         super().before_fit()
 
+    def state_dict(self) -> dict:
+        "The tracker's state, with the patience used up."
+        return {**super().state_dict(), 'wait': self.wait}
+    def load_state_dict(self, sd:dict):
+        "Take back a state recorded by `state_dict`."
+        super().load_state_dict(sd)
+        self.wait = sd.get('wait', 0)
+
+    def _track(self, val):
+        super()._track(val)
+        self.wait = 0 if self.new_best else self.wait + 1
+
     def after_epoch(self):
         super().after_epoch()
-        if not self.recorded: return
-        if self.new_best: self.wait = 0
-        else:
-            self.wait += 1
-            if self.wait >= self.patience: self.on_plateau()
+        if self.recorded and self.wait >= self.patience: self.on_plateau()
 
     def on_plateau(self): "What to do when patience runs out."
 
@@ -82,8 +127,9 @@ class EarlyStoppingCallback(PatienceTracker):
         self.patience = patience
 
     def on_plateau(self):
-        print(f'No improvement since epoch {self.epoch - self.wait}: early stopping')
+        _say(f'No improvement since epoch {self.epoch - self.wait}: early stopping')
         raise CancelFitException()
+
 
 # %% ../../nbs/17_callback.tracker.ipynb #09f91445
 class SaveModelCallback(TrackerCallback):
@@ -101,8 +147,16 @@ class SaveModelCallback(TrackerCallback):
         self.last_saved_path, self._saved = None, False
 
     def _save(self, name):
+        self._saved = True                       # before saving: the checkpoint records it
         self.last_saved_path = self.learn.save(name, with_opt=self.with_opt)
-        self._saved = True
+
+    def state_dict(self) -> dict:
+        "The tracker's state, with whether (and under which name) a best model was saved."
+        return {**super().state_dict(), 'saved': self._saved, 'fname': self.fname}
+    def load_state_dict(self, sd:dict):
+        "Take back a state recorded by `state_dict`."
+        super().load_state_dict(sd)
+        self._saved = sd.get('saved', False) and sd.get('fname') == self.fname   # its best model is on disk
 
     def before_fit(self):
         self._saved = False
@@ -115,7 +169,7 @@ class SaveModelCallback(TrackerCallback):
             if self.epoch % int(self.every_epoch) == 0: self._save(f'{self.fname}_{self.epoch}')
             return
         if self.new_best:
-            print(f'Better model found at epoch {self.epoch} with {self.monitor} value: {self.best}.')
+            _say(f'Better model found at epoch {self.epoch} with {self.monitor} value: {self.best}.')
             self._save(self.fname)
 
     def after_fit(self):
@@ -138,7 +192,7 @@ class ReduceLROnPlateau(PatienceTracker):
         old = self.opt.hypers[-1]['lr']
         self.opt.set_hyper('lr', [max(h['lr']/self.factor, self.min_lr) for h in self.opt.hypers])
         self.wait = 0
-        if self.opt.hypers[-1]['lr'] < old: print(f"Epoch {self.epoch}: reducing lr to {self.opt.hypers[-1]['lr']}")
+        if self.opt.hypers[-1]['lr'] < old: _say(f"Epoch {self.epoch}: reducing lr to {self.opt.hypers[-1]['lr']}")
 
 # %% ../../nbs/17_callback.tracker.ipynb #d8c38dd2
 class TerminateOnNaNCallback(Callback):
@@ -153,6 +207,6 @@ class TerminateOnNaNCallback(Callback):
             if math.isfinite(loss): return
             bad = 'NaN' if math.isnan(loss) else 'infinite'
         phase = '' if self.learn.training else ' (validation)'
-        print(f"Loss became {bad} at epoch {self.epoch}, batch {self.iter}{phase}: training stopped.")
+        _say(f"Loss became {bad} at epoch {self.epoch}, batch {self.iter}{phase}: training stopped.")
         self.stopped_at = (self.epoch, self.iter)
         raise CancelFitException()

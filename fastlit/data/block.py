@@ -197,11 +197,12 @@ def summary(self:DataBlock, source, bs:int=4, show_batch:bool=False, **kwargs):
         for t in tl.tfms.fs:
             x = _step(getattr(t, 'name', repr(t)), item, lambda o, t=t: t(o, split_idx=0), x)
             print(f"    {getattr(t, 'name', t)} -> {_short(x)}")
+    dl_kwargs = {**self.dls_kwargs, **kwargs}   # as `dataloaders`: the blocks' own (e.g. a `before_batch` that pads)
     dls = _step('building the DataLoaders', source, lambda s: dsets.dataloaders(
-        bs=bs, after_item=self.item_tfms, after_batch=self.batch_tfms, verbose=False, **kwargs), source)
+        bs=bs, after_item=self.item_tfms, after_batch=self.batch_tfms, verbose=False, **dl_kwargs), source)
     s = _step('after_item (item transforms)', item, lambda _: [dls.train.do_item(i) for i in range(min(bs, len(dsets.train)))], None)
     print(f"\nAfter item transforms: {[_short(o) for o in s[0]]}")
-    b = _step('collating a batch', item, dls.train.do_batch, s)
+    b = _step('collating a batch (before_batch, then collate)', item, dls.train.do_batch, s)
     print(f"Collated batch: {[_short(o) for o in b]}")
     b = _step('after_batch (batch transforms)', item, dls.train.after_batch, b)
     print(f"After batch transforms: {[_short(o) for o in b]}")

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['batch_to_samples', 'show_batch', 'show_results', 'TfmdDL', 'DataLoaders', 'FilteredBase', 'TfmdLists', 'Datasets',
-           'test_set']
+           'decode_at', 'show_at', 'test_set']
 
 # %% ../../nbs/04_data.core.ipynb #9f2a41cb
-import warnings
+import os, warnings
 from contextlib import contextmanager
 from copy import copy
 from collections.abc import Mapping
@@ -315,6 +315,14 @@ def _view(p:Pipeline, split_idx) -> Pipeline:
     res.split_idx = split_idx
     return res
 
+_fname_types = (str, os.PathLike)
+
+def _is_a(x, t) -> bool:
+    "`x` is of type `t` (a type or tuple of types), a file name counting as both `str` and `Path`."
+    if isinstance(x, t): return True
+    ts = t if isinstance(t, tuple) else (t,)
+    return isinstance(x, _fname_types) and any(isinstance(o, type) and issubclass(o, _fname_types) for o in ts)
+
 class FilteredBase:
     "Subsets from `splits` and `dataloaders`, shared by `TfmdLists` and `Datasets`."
     _dl_type, _dbunch_type = None, None  # set below to `TfmdDL`, `DataLoaders`
@@ -433,7 +441,7 @@ class TfmdLists(FilteredBase, GetAttr):
     def infer_idx(self, x) -> int:
         "The index of the first transform that takes `x`, judged by its type."
         for i, t in enumerate(ifnone(self.types, [])):
-            if isinstance(x, t): return i
+            if _is_a(x, t): return i
         names = ', '.join(getattr(t, '__name__', str(t)) for t in ifnone(self.types, []))
         raise TypeError(f"Expected an item of one of the types the pipeline goes through ({names}), got a {type(x).__name__}.")
 
@@ -509,7 +517,26 @@ class Datasets(FilteredBase):
 
 FilteredBase._dl_type, FilteredBase._dbunch_type = TfmdDL, DataLoaders
 
+# %% ../../nbs/04_data.core.ipynb #6dad99b5
+def decode_at(o,        # a `Datasets`, `TfmdLists` or anything with `decode` and indexing
+              idx:int): # the item to decode
+    "Item `idx` of `o`, decoded (as the raw data it was made from, e.g. labels as strings)."
+    if not hasattr(o, 'decode'): raise TypeError(f"decode_at: a {type(o).__name__} has no `decode`; pass a `Datasets` or `TfmdLists`.")
+    return o.decode(o[idx])
+
+def show_at(o,       # a `Datasets`, `TfmdLists` or anything with `show` and indexing
+            idx:int, # the item to show
+            **kwargs): # passed to `show` (e.g. `ctx`, `figsize`)
+    "Show item `idx` of `o`, decoded."
+    if not hasattr(o, 'show'): raise TypeError(f"show_at: a {type(o).__name__} has no `show`; pass a `Datasets` or `TfmdLists`.")
+    return o.show(o[idx], **kwargs)
+
 # %% ../../nbs/04_data.core.ipynb #65b7a6c8
+def _first_item(items):
+    "The first of `items` (the first row of a `DataFrame`), or `None` when there are none."
+    if not len(items): return None
+    return items.iloc[0] if hasattr(items, 'iloc') else items[0]
+
 def test_set(dsets,                    # a `Datasets` or `TfmdLists`
              test_items,               # the new raw items
              rm_tfms=None,             # how many transforms to skip, per pipeline (default: guessed from the items' type)
@@ -518,14 +545,14 @@ def test_set(dsets,                    # a `Datasets` or `TfmdLists`
     if isinstance(dsets, Datasets):
         tls = dsets.tls if with_labels else dsets.tls[:dsets.n_inp]
         test_tls = [tl._new(test_items, split_idx=1) for tl in tls]
-        first = test_items[0] if len(test_items) else None
+        first = _first_item(test_items)
         if rm_tfms is None: rm_tfms = [tl.infer_idx(first) if first is not None else 0 for tl in test_tls]
         else: rm_tfms = tuplify(rm_tfms, match=test_tls)
         for tl, j in zip(test_tls, rm_tfms): tl.tfms.fs = tl.tfms.fs[j:]  # each has its own view of the pipeline
         return Datasets(tls=test_tls, n_inp=min(dsets.n_inp, len(test_tls)))
     if isinstance(dsets, TfmdLists):
         test_tl = dsets._new(test_items, split_idx=1)
-        if rm_tfms is None: rm_tfms = dsets.infer_idx(test_items[0]) if len(test_items) else 0
+        if rm_tfms is None: rm_tfms = dsets.infer_idx(_first_item(test_items)) if len(test_items) else 0
         test_tl.tfms.fs = test_tl.tfms.fs[rm_tfms:]
         return test_tl
     raise TypeError(f"test_set needs a `Datasets` or a `TfmdLists`, got a {type(dsets).__name__}.")

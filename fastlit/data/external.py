@@ -11,7 +11,7 @@ __all__ = ['CHECKSUMS', 'SAMPLES', 'FastlitConfig', 'fastlit_cfg', 'fastlit_path
 import bz2, gzip, hashlib, lzma, os, re, shutil, tarfile, tempfile, urllib.error, urllib.parse, urllib.request, zipfile, zlib
 from pathlib import Path
 import fastcore.xtras  # adds `Path.ls()`, which fastai-style code calls on the folders `untar_data` returns
-import fastlit
+import fastlit.data as _data_pkg
 
 try: from fastprogress.fastprogress import progress_bar
 except ImportError: progress_bar = None  # downloads still work, without a bar
@@ -356,7 +356,9 @@ def pack_folder(folder:str|Path, # folder to pack; it becomes the archive's sing
     return dest
 
 # %% ../../nbs/05_data.external.ipynb #8b1b4ae0
-_SAMPLES_DIR = Path(fastlit.__file__).parent/'samples'
+# found from this subpackage, not from `fastlit.__file__`: a folder named `fastlit` in the working directory makes
+# `fastlit` itself an empty namespace package (no `__file__`) under an editable install
+_SAMPLES_DIR = Path(_data_pkg.__file__).parent.parent/'samples'
 
 # Data sets shipped inside the package, as `_SAMPLES_DIR/<name>.tgz`: name -> (URL it stands in for, checksum).
 # mnist_tiny: the MNIST_TINY subset (digits 3 and 7) of MNIST by Yann LeCun and Corinna Cortes,

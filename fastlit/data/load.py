@@ -6,7 +6,7 @@
 __all__ = ['fa_collate', 'fa_convert', 'SkipItemException', 'DataLoader']
 
 # %% ../../nbs/03_data.load.ipynb #827094ee
-import itertools, numbers, pickle, traceback
+import itertools, multiprocessing, numbers, pickle, traceback
 from collections.abc import Mapping, Sequence
 from types import MethodType
 import numpy as np, torch
@@ -94,6 +94,39 @@ class _WorkerError:
     def reraise(self):
         "Raise the worker's exception in this process."
         raise _add_note(self.exc, f"(raised in DataLoader worker process {self.worker}; worker traceback below)\n{self.tb}")
+
+# %% ../../nbs/03_data.load.ipynb #f496efb0
+def _parts(o):
+    "The named parts of `o` that pickling it would pickle: items of containers, attributes of objects."
+    if isinstance(o, Mapping): return [(f'[{k!r}]', v) for k, v in o.items()]
+    if isinstance(o, (list, tuple, set, frozenset)): return [(f'[{i}]', v) for i, v in enumerate(o)]
+    if hasattr(o, 'func') and hasattr(o, 'args'): return [('.func', o.func), ('.args', o.args)]   # functools.partial
+    try: state = o.__getstate__() if hasattr(o, '__getstate__') else vars(o)
+    except Exception: return []
+    return [(f'.{k}', v) for k, v in state.items()] if isinstance(state, dict) else []
+
+def _unpicklable(o, path:str='loader', owner=None, depth:int=0):
+    "`(path, obj, owner, error)` for the innermost part of `o` that can't be pickled (`owner`: the object holding it), or `None`."
+    try: pickle.dumps(o); return None
+    except Exception as e: err = e
+    if depth < 8:
+        own = o if not isinstance(o, (Mapping, list, tuple, set, frozenset)) else owner
+        for name, v in _parts(o):
+            res = _unpicklable(v, path + name, own, depth + 1)
+            if res is not None: return res
+    return path, o, owner, err
+
+def _not_sendable(dl, e:BaseException, method:str) -> Exception:
+    "An error saying which part of `dl` can't be sent to worker processes started by `method`, and what to do."
+    res = _unpicklable(dl)
+    if res is None: return e
+    path, o, owner, err = res
+    by = f", held by the {type(owner).__name__} {owner!r}"[:300] if owner is not None else ''
+    return TypeError(f"DataLoader: worker processes started by {method!r} receive a pickled copy of the loader, but "
+                     f"`{path}` is {o!r}{by}, which can't be pickled ({type(err).__name__}: {err}). Use a function "
+                     f"defined with `def` at the top level of a module (not a lambda or a function defined inside "
+                     f"another), or num_workers=0.")
+
 
 # %% ../../nbs/03_data.load.ipynb #925d0b95
 class _BatchFetcher(tud.Dataset):
@@ -309,14 +342,27 @@ class DataLoader(GetAttr):
         if persist: self._loaders = {key: tdl}
         return tdl
 
+    def _start(self, tdl):
+        "PyTorch's iterator over `tdl`; an object workers can't receive is named (they are not forked on macOS, Windows...)."
+        try: return iter(tdl)
+        except (pickle.PicklingError, AttributeError, TypeError) as e:
+            method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_start_method()
+            if not self.num_workers or method == 'fork': raise
+            raise _not_sendable(self, e, method) from e
+
     def __iter__(self):
         self.before_iter()
         self._idxs = self.get_idxs()
-        for b in self._torch_loader():
+        for b in self._start(self._torch_loader()):
             if b is None: continue
             if isinstance(b, _WorkerError): b.reraise()
             if self.device is not None: b = to_device(b, self.device, non_blocking=bool(self.pin_memory))
-            yield self.after_batch(b)
+            try: b = self.after_batch(b)
+            except RuntimeError as e:
+                if 'out of memory' not in str(e) and "can't allocate memory" not in str(e): raise
+                raise _add_note(e, f"(out of memory in the batch transforms, `after_batch`, on a batch of {self.bs} items: "
+                                   f"lower the batch size `bs`, or resize the items to a smaller size first)")
+            yield b
         self.after_iter()
         self.__dict__.pop('it', None)
 
@@ -327,8 +373,18 @@ class DataLoader(GetAttr):
         return self.n//self.bs + (0 if self.drop_last or self.n % self.bs == 0 else 1)
 
     def __getstate__(self):
-        "State to pickle: everything but PyTorch's loaders and the live iterator."
-        return {k: v for k, v in self.__dict__.items() if k not in ('_loaders', 'it')} | {'_loaders': {}}
+        "State to pickle: everything but PyTorch's loaders and the live iterator; the generator as the bytes of its state."
+        state = {k: v for k, v in self.__dict__.items() if k not in ('_loaders', 'it', 'rng')} | {'_loaders': {}}
+        if 'rng' in self.__dict__: state['_rng_state'] = bytes(self.rng.get_state().numpy())
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        rng_state = state.pop('_rng_state', None)
+        self.__dict__.update(state)
+        if rng_state is not None:
+            self.rng = torch.Generator()
+            self.rng.set_state(torch.frombuffer(bytearray(rng_state), dtype=torch.uint8))
 
     def __repr__(self):
         return (f"{type(self).__name__}(n={self.n}, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last}, "

@@ -159,9 +159,24 @@ def ColSplitter(col='is_valid', on=None) -> Callable:
         if col not in o.columns if isinstance(col, str) else False:
             raise KeyError(f"ColSplitter: no column {col!r}; columns are {list(o.columns)}")
         c = o.iloc[:, col] if isinstance(col, int) else o[col]
-        valid = (c.isin(listify(on)) if on is not None else c.astype(bool)).to_numpy()
+        valid = (c.isin(listify(on)) if on is not None else _flags(c, col)).to_numpy()
         return np.flatnonzero(~valid).tolist(), np.flatnonzero(valid).tolist()
     return _inner
+
+def _flags(c:pd.Series, col) -> pd.Series:
+    "Column `c` as booleans: True/False or 1/0; missing values and anything else (such as 'yes') are refused."
+    bad = c.isna()
+    if bad.any():
+        raise ValueError(f"ColSplitter: column {col!r} is empty (NaN) in row {c.index[bad.argmax()]!r}; every row needs "
+                         "True or False (fill the missing values, e.g. `df[col].fillna(False)`).")
+    if c.dtype == bool: return c
+    ok = c.map(lambda v: isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, float, np.number)) and v in (0, 1)))
+    if not ok.all():
+        i = ok.to_numpy().argmin()
+        raise ValueError(f"ColSplitter: column {col!r} holds {c.iloc[i]!r} in row {c.index[i]!r}, not True/False or 1/0. "
+                         f"Convert it (e.g. `df[col] == 'yes'`), or name the value meaning validation: "
+                         f"`ColSplitter({col!r}, on={c.iloc[i]!r})`.")
+    return c.astype(bool)
 
 # %% ../../nbs/06_data.transforms.ipynb #023308f5
 def parent_label(o) -> str:
@@ -187,6 +202,10 @@ class ColReader(DisplayedTransform):
     def _do_one(self, r, c):
         if isinstance(c, int): o = r.iloc[c] if hasattr(r, 'iloc') else r[c]
         else: o = getattr(r, c) if c in getattr(r, '_fields', ()) else r[c]
+        if o is None or o is pd.NA or (isinstance(o, float) and o != o):
+            row = getattr(r, 'name', getattr(r, 'Index', None))
+            raise ValueError(f"ColReader: column {c!r} is empty (NaN) in row {row!r}. Drop or fill the rows with missing "
+                             f"values first, e.g. `df.dropna(subset=[{c!r}])`.")
         if len(self.pref) == 0 and len(self.suff) == 0 and self.label_delim is None: return o
         if self.label_delim is None: return f'{self.pref}{o}{self.suff}'
         return o.split(self.label_delim) if len(o) > 0 else []
@@ -229,6 +248,23 @@ class MultiCategory(L):
     def show(self, ctx=None, sep=';', color='black', **kwargs):
         return show_title(sep.join(self.map(str)), ctx=ctx, color=color, **kwargs)
 
+def _is_missing(o) -> bool: return o is None or o is pd.NA or (isinstance(o, float) and o != o)
+
+def _check_labels(name:str, vocab, labels):
+    "Refuse a vocabulary built from labels with a missing value, or with two labels that differ only in spaces or type."
+    if any(_is_missing(v) for v in vocab):
+        i = next(i for i, o in enumerate(labels) if _is_missing(o))
+        raise ValueError(f"{name}: training label {i} is missing (NaN or None), which would become a class of its own. "
+                         "Drop or fill the rows with missing labels (e.g. `df.dropna(subset=[label_col])`).")
+    seen = {}
+    for v in vocab:
+        k = str(v).strip()
+        if k in seen:
+            raise ValueError(f"{name}: the labels {seen[k]!r} and {v!r} differ only in spaces around them or in type, so "
+                             "they would be two classes. Clean the labels first (e.g. `df[label_col].astype(str).str.strip()`), "
+                             "or pass `vocab=`.")
+        seen[k] = v
+
 def _unseen(name, label, vocab):
     preview = list(vocab[:20]) + (['...'] if len(vocab) > 20 else [])
     return KeyError(f"{name}: label {label!r} was not seen when the vocabulary was built (vocab: {preview}). "
@@ -242,7 +278,9 @@ class Categorize(DisplayedTransform):
         store_attr('sort,add_na')
         self.vocab = None if vocab is None else CategoryMap(vocab, sort=sort, add_na=add_na)
     def setups(self, dsets):
-        if self.vocab is None and dsets is not None: self.vocab = CategoryMap(dsets, sort=self.sort, add_na=self.add_na)
+        if self.vocab is None and dsets is not None:
+            self.vocab = CategoryMap(dsets, sort=self.sort, add_na=self.add_na)
+            _check_labels('Categorize', self.vocab, dsets)
         self.c = len(self.vocab)
     def encodes(self, o):
         try: return TensorCategory(self.vocab.o2i[o])

@@ -10,7 +10,9 @@ from ..basics import *
 from .core import *
 from .augment import *
 from .data import *
+from . import models     # fastai's `models` namespace: `models.resnet34`, `models.xresnet50`, `models.unet`
 from .models.xresnet import *
 from .models.unet import *
 from .learner import *
+from .utils import *
 __all__ = [n for n in dir() if not n.startswith('_')]  # every public name above

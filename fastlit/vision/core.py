@@ -154,6 +154,13 @@ def _source(o) -> str|None:
     "The file the PIL image `o` was opened from, if known."
     return o.info.get(_SOURCE) if isinstance(o, Image.Image) else None
 
+_DEEP_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I')   # how PIL opens 16-bit greyscale PNG and TIFF files
+
+def _to_8bit(im:Image.Image) -> Image.Image:
+    "A 16-bit greyscale image scaled to 8 bits (0-65535 to 0-255), where PIL's `convert` would clip it to 0/255."
+    a = np.asarray(im).astype(np.float32)
+    return Image.fromarray(np.clip(np.rint(a / 257), 0, 255).astype(np.uint8), mode='L')
+
 class PILBase(Image.Image):
     "A PIL image that opens itself from many sources (`create`) and shows itself."
     _open_args, _show_args, _tensor_cls, _scale_floats = {'mode': 'RGB'}, {'cmap': 'viridis'}, TensorImage, True
@@ -174,14 +181,16 @@ class PILBase(Image.Image):
         elif hasattr(fn, 'read'): im = load_image(fn)
         else: raise TypeError(f"{cls.__name__}.create: cannot make an image from a {type(fn).__name__}; pass a file name, "
                               "bytes, a numpy array, a tensor or a PIL image.")
-        im = cls._convert(im, mode)
+        try: im = cls._convert(im, mode)
+        except ValueError as e: raise ValueError(f"{src or _name(fn)}: {e}") from None
         if src is not None: im.info[_SOURCE] = src
         im.__class__ = cls
         return im
 
     @classmethod
     def _convert(cls, im:Image.Image, mode:str|None) -> Image.Image:
-        "`im` in `mode` (itself when it already is)."
+        "`im` in `mode` (itself when it already is); 16-bit images are scaled to 8 bits, not clipped."
+        if mode is not None and im.mode in _DEEP_MODES and mode != im.mode: im = _to_8bit(im)
         return im if mode is None or im.mode == mode else im.convert(mode)
 
     def show(self, ctx=None, **kwargs):
@@ -197,14 +206,29 @@ class PILImageBW(PILImage):
     "A single-channel (greyscale) image."
     _open_args, _show_args, _tensor_cls = {'mode': 'L'}, {'cmap': 'Greys'}, TensorImageBW
 
+def _is_colour(im:Image.Image) -> bool:
+    "Whether an RGB(A) image has pixels whose channels differ (not grey stored as RGB)."
+    from PIL import ImageChops
+    r, g, b = im.split()[:3]
+    return ImageChops.difference(r, g).getbbox() is not None or ImageChops.difference(r, b).getbbox() is not None
+
 class PILMask(PILBase):
     "A segmentation mask: one class index per pixel."
     _open_args, _show_args, _tensor_cls, _scale_floats = {'mode': 'L'}, {'cmap': 'tab20', 'interpolation': 'nearest'}, TensorMask, False
 
     @classmethod
     def _convert(cls, im:Image.Image, mode:str|None) -> Image.Image:
-        "Palette masks keep their indices (the classes); other modes are converted."
-        if im.mode == 'P' and mode == 'L': return Image.fromarray(np.asarray(im))
+        "Palette masks keep their indices (the classes), 16-bit ones too (up to 255); colour masks are refused."
+        if mode != 'L': return super()._convert(im, mode)
+        if im.mode == 'P': return Image.fromarray(np.asarray(im))
+        if im.mode in _DEEP_MODES:
+            a = np.asarray(im)
+            if a.size and a.max() > 255: raise ValueError(f"a mask with class index {a.max()}: masks hold at most 256 classes (0 to 255).")
+            return Image.fromarray(a.astype(np.uint8), mode='L')
+        if im.mode in ('RGB', 'RGBA') and _is_colour(im):
+            raise ValueError("a colour (RGB) mask: its pixels are colours, not class indices, and turning them into grey "
+                             "levels would mix classes up. Map each colour to its class index first (e.g. save the masks "
+                             "as palette 'P' images, or build them from a colour-to-index table).")
         return super()._convert(im, mode)
 
     def show(self, ctx=None, **kwargs):
@@ -252,7 +276,18 @@ class AddMaskCodes(ItemTransform):
 
     def encodes(self, x:tuple):
         _item_size(x)
+        if self.codes is not None:
+            for o in x:
+                if isinstance(o, Image.Image): self._check_values(o)
         return x
+
+    def _check_values(self, m:Image.Image):
+        "Refuse a mask holding a value that is not the index of one of `codes` (cheap: PIL's extrema)."
+        hi = m.getextrema()[1] if m.mode in ('L', 'P') else None
+        if hi is not None and hi >= len(self.codes):
+            raise ValueError(f"{_source(m) or 'a mask'}: holds the value {hi}, but there are {len(self.codes)} codes "
+                             f"({', '.join(map(str, self.codes[:4]))}{', ...' if len(self.codes) > 4 else ''}), so class "
+                             f"indices go from 0 to {len(self.codes) - 1}. Check the codes, or map the mask's values to indices.")
 
     def decodes(self, x:tuple):
         for o in x: self._add_codes(o)
@@ -296,7 +331,9 @@ class PointScaler(ItemTransform):
         sz = _item_size(x)
         return retain_type(tuple(self._encode1(o, sz) for o in x), x)
     def encodes(self, x:TensorPoint): return self._encode1(x, None)
-    def decodes(self, x:tuple): return retain_type(tuple(self._decode1(o) for o in x), x)
+    def decodes(self, x:tuple):
+        img = next((o for o in x if isinstance(o, (Image.Image, TensorImageBase))), None)   # a prediction has no `img_size`
+        return retain_type(tuple(self._decode1(o, None if img is None else _size_of(img)) for o in x), x)
     def decodes(self, x:TensorPoint): return self._decode1(x)
 
     def _encode1(self, o, sz):
@@ -309,10 +346,11 @@ class PointScaler(ItemTransform):
         if self.do_scale: pts = _scale_pnts(pts, sz)
         return type(o)(pts.reshape(o.shape), img_size=sz)
 
-    def _decode1(self, o):
+    def _decode1(self, o, img_sz=None):
         if not isinstance(o, TensorPoint) or not self.do_scale: return o
-        sz = _size_of(o)
-        if sz is None: raise ValueError(f"PointScaler.decode: {type(o).__name__} of shape {tuple(o.shape)} has no `img_size`.")
+        sz = ifnone(_size_of(o), img_sz)
+        if sz is None: raise ValueError(f"PointScaler.decode: {type(o).__name__} of shape {tuple(o.shape)} has no `img_size` "
+                                        "and no image beside it: decode it with its image, `decode((image, points))`.")
         flat = not isinstance(o, TensorBBox) and o.shape[-1] != 2       # a model's flat output of (x, y) pairs
         shape = (*o.shape[:-1], -1, 2) if flat else o.shape
         return type(o)(_unscale_pnts(o.as_subclass(Tensor).reshape(-1, 2), sz).reshape(shape), img_size=sz)

@@ -4,18 +4,18 @@
 
 # %% auto #0
 __all__ = ['model_meta', 'has_pool_type', 'cut_model', 'create_body', 'create_head', 'default_split', 'create_vision_model',
-           'get_c', 'vision_learner', 'cnn_learner', 'create_unet_model', 'unet_learner', 'alexnet', 'convnext_base',
-           'convnext_large', 'convnext_small', 'convnext_tiny', 'densenet121', 'densenet161', 'densenet169',
-           'densenet201', 'efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2', 'efficientnet_b3', 'efficientnet_b4',
-           'efficientnet_b5', 'efficientnet_b6', 'efficientnet_b7', 'efficientnet_v2_l', 'efficientnet_v2_m',
-           'efficientnet_v2_s', 'mnasnet0_5', 'mnasnet0_75', 'mnasnet1_0', 'mnasnet1_3', 'mobilenet_v2',
-           'mobilenet_v3_large', 'mobilenet_v3_small', 'regnet_x_16gf', 'regnet_x_1_6gf', 'regnet_x_32gf',
-           'regnet_x_3_2gf', 'regnet_x_400mf', 'regnet_x_800mf', 'regnet_x_8gf', 'regnet_y_128gf', 'regnet_y_16gf',
-           'regnet_y_1_6gf', 'regnet_y_32gf', 'regnet_y_3_2gf', 'regnet_y_400mf', 'regnet_y_800mf', 'regnet_y_8gf',
-           'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'resnext101_32x8d',
-           'resnext101_64x4d', 'shufflenet_v2_x0_5', 'shufflenet_v2_x1_0', 'shufflenet_v2_x1_5', 'shufflenet_v2_x2_0',
-           'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg11_bn', 'vgg13', 'vgg13_bn', 'vgg16', 'vgg16_bn', 'vgg19',
-           'vgg19_bn', 'wide_resnet50_2', 'wide_resnet101_2']
+           'create_timm_model', 'get_c', 'vision_learner', 'cnn_learner', 'create_unet_model', 'unet_learner',
+           'alexnet', 'convnext_base', 'convnext_large', 'convnext_small', 'convnext_tiny', 'densenet121',
+           'densenet161', 'densenet169', 'densenet201', 'efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2',
+           'efficientnet_b3', 'efficientnet_b4', 'efficientnet_b5', 'efficientnet_b6', 'efficientnet_b7',
+           'efficientnet_v2_l', 'efficientnet_v2_m', 'efficientnet_v2_s', 'mnasnet0_5', 'mnasnet0_75', 'mnasnet1_0',
+           'mnasnet1_3', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'regnet_x_16gf', 'regnet_x_1_6gf',
+           'regnet_x_32gf', 'regnet_x_3_2gf', 'regnet_x_400mf', 'regnet_x_800mf', 'regnet_x_8gf', 'regnet_y_128gf',
+           'regnet_y_16gf', 'regnet_y_1_6gf', 'regnet_y_32gf', 'regnet_y_3_2gf', 'regnet_y_400mf', 'regnet_y_800mf',
+           'regnet_y_8gf', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d',
+           'resnext101_32x8d', 'resnext101_64x4d', 'shufflenet_v2_x0_5', 'shufflenet_v2_x1_0', 'shufflenet_v2_x1_5',
+           'shufflenet_v2_x2_0', 'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg11_bn', 'vgg13', 'vgg13_bn', 'vgg16',
+           'vgg16_bn', 'vgg19', 'vgg19_bn', 'wide_resnet50_2', 'wide_resnet101_2']
 
 # %% ../../nbs/21_vision.learner.ipynb #d26aef79
 import difflib, inspect, os, re, warnings
@@ -204,17 +204,44 @@ def _arch_names() -> list:
     "The architectures that can be given by name."
     return sorted(set(tvm.list_models(module=tvm)) | set(_xresnet_archs()))
 
+def _import_timm():
+    "The `timm` module, or an error saying how to install it."
+    try: import timm
+    except ImportError as e:
+        raise ImportError("An architecture given by a name torchvision does not have is a timm architecture, which needs "
+                          "the optional `timm` package: pip install 'fastlit[timm]' (or pip install timm).") from e
+    return timm
+
+def _timm_installed() -> bool:
+    "Whether `timm` can be imported (without importing it)."
+    import importlib.util
+    return importlib.util.find_spec('timm') is not None
+
+_timm_prefixes = ('hf-hub:', 'hf_hub:', 'local-dir:')
+
+def _timm_name(name:str) -> str:
+    "`name` if timm has that architecture (after a `'timm/'` prefix, kept), else an error with the closest names."
+    timm, bare = _import_timm(), name.removeprefix('timm/')
+    if bare.startswith(_timm_prefixes) or timm.is_model(bare): return name
+    close = difflib.get_close_matches(bare, timm.list_models(), n=5, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(o) for o in close)}?" if close else "."
+    raise ValueError(f"Unknown timm architecture {bare!r}{hint} `timm.list_models('pattern*')` lists them.")
+
 def _resolve_arch(arch):
-    "The function that builds `arch` (a function, or the name of a torchvision or XResNet architecture)."
+    "The function that builds `arch` (a function, or a torchvision or XResNet name), or the name of a timm architecture."
     if isinstance(arch, str):
+        if arch.startswith(('timm/',) + _timm_prefixes) or '.' in arch: return _timm_name(arch)   # 'resnet50.a1_in1k'
         xres = _xresnet_archs()
         if arch in xres: return xres[arch]
         if arch in tvm.list_models(module=tvm): return tvm.get_model_builder(arch)
-        close = difflib.get_close_matches(arch, _arch_names(), n=5, cutoff=0.6)
+        if _timm_installed() and _import_timm().is_model(arch): return arch
+        names = _arch_names() + (_import_timm().list_models() if _timm_installed() else [])
+        close = difflib.get_close_matches(arch, names, n=5, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(o) for o in close)}?" if close else "."
+        no_timm = "" if _timm_installed() else " (timm is not installed: pip install 'fastlit[timm]')"
         raise ValueError(f"Unknown architecture {arch!r}{hint} By name, an architecture is one of torchvision's "
-                         "classification models (`torchvision.models.list_models()`) or an XResNet ('xresnet50'); "
-                         "you can also pass a function that builds a model.")
+                         "classification models (`torchvision.models.list_models()`), an XResNet ('xresnet50') or one of "
+                         f"timm's (`timm.list_models()`){no_timm}; you can also pass a function that builds a model.")
     if not callable(arch):
         raise TypeError(f"arch must be a function that builds a model (e.g. `resnet34`) or its name, not {arch!r}.")
     return arch
@@ -249,7 +276,7 @@ def _build_model(arch, pretrained:bool, weights=None) -> nn.Module:
     return arch()
 
 # %% ../../nbs/21_vision.learner.ipynb #1909d7d4
-def create_vision_model(arch,                          # architecture: function or name
+def create_vision_model(arch,                          # architecture: function or name (a timm name: see `create_timm_model`)
                         n_out:int,                     # outputs (classes)
                         pretrained:bool=True,          # load pretrained weights
                         weights=None,                  # torchvision weights to load (default: the architecture's default)
@@ -267,6 +294,10 @@ def create_vision_model(arch,                          # architecture: function 
                         y_range=None) -> nn.Sequential:
     "A body from `arch` (cut at its pooling layer) and a new head for `n_out` outputs, as `nn.Sequential(body, head)`."
     arch = _resolve_arch(arch)
+    if isinstance(arch, str):   # a timm architecture
+        return create_timm_model(arch, n_out, cut=cut, pretrained=pretrained, n_in=n_in, init=init, custom_head=custom_head,
+                                 concat_pool=concat_pool, pool=pool, lin_ftrs=lin_ftrs, ps=ps, first_bn=first_bn,
+                                 bn_final=bn_final, lin_first=lin_first, y_range=y_range)[0]
     meta = model_meta.get(arch, _default_meta)
     loaded = pretrained or weights is not None
     body = create_body(_build_model(arch, pretrained, weights), n_in, loaded, ifnone(cut, meta['cut']))
@@ -278,6 +309,82 @@ def create_vision_model(arch,                          # architecture: function 
     model = nn.Sequential(body, head)
     if init is not None: apply_init(model[1], init)
     return model
+
+# %% ../../nbs/21_vision.learner.ipynb #ea5b0b1e
+def _hf_cache(kwargs:dict) -> str:
+    "Where timm looks for downloaded weights."
+    try: from huggingface_hub import constants
+    except ImportError: return os.path.join(torch.hub.get_dir(), 'checkpoints')   # timm falls back on torch.hub
+    return str(kwargs.get('cache_dir') or constants.HF_HUB_CACHE)
+
+def _build_timm(name:str, pretrained:bool, **kwargs) -> nn.Module:
+    "timm's `name` built by `timm.create_model`, with a clear error when pretrained weights cannot be had."
+    timm = _import_timm()
+    try: return timm.create_model(name.removeprefix('timm/'), pretrained=pretrained, **kwargs)
+    except OSError as e:    # not in the cache and no network (huggingface_hub's errors are OSErrors), or no such file
+        if not pretrained: raise
+        first = (str(e).splitlines() or [''])[0]
+        raise RuntimeError(f"pretrained weights for timm's {name!r} could not be loaded: they are not in the Hugging Face "
+                           f"cache ({_hf_cache(kwargs)}) and could not be downloaded ({type(e).__name__}: {first}). Pass "
+                           "pretrained=False to train from scratch, or point timm at a local weights file with "
+                           "pretrained_cfg_overlay=dict(file='path/to/model.safetensors').") from e
+
+def _timm_gives_maps(model:nn.Module) -> bool:
+    "Whether timm's `model` is a CNN, pooled by a separate layer (its config has a `pool_size`), rather than pooling its own tokens."
+    return (getattr(model, 'pretrained_cfg', None) or {}).get('pool_size') is not None
+
+# %% ../../nbs/21_vision.learner.ipynb #00ed0697
+def create_timm_model(arch:str,                     # name of a timm architecture
+                      n_out:int,                    # outputs (classes)
+                      cut=None,                     # where to cut the body instead (index of the first child to drop, or a function)
+                      pretrained:bool=True,         # load timm's pretrained weights
+                      n_in:int=3,                   # input channels
+                      init=nn.init.kaiming_normal_, # initialisation of the head
+                      custom_head=None,             # a head to use instead of `create_head`'s
+                      concat_pool:bool=True,        # `create_head` arguments...
+                      pool:bool=True,
+                      lin_ftrs:list=None,
+                      ps=0.5,
+                      first_bn:bool=True,
+                      bn_final:bool=False,
+                      lin_first:bool=False,
+                      y_range=None,
+                      **kwargs):                    # passed to `timm.create_model`
+    "timm's `arch` without its classifier as the body and a new head, as `nn.Sequential(body, head)`; and timm's pretrained config."
+    arch = _timm_name(arch)
+    model = _build_timm(arch, pretrained, num_classes=0, in_chans=n_in, **kwargs)
+    cfg = dict(getattr(model, 'pretrained_cfg', None) or {})
+    maps = cut is not None or _timm_gives_maps(model)
+    if cut is not None: body = cut_model(model, cut)
+    else:
+        if maps: model.reset_classifier(0, global_pool='')   # the body gives feature maps; the head pools them
+        body = model
+    if custom_head is None:
+        nf = num_features_model(nn.Sequential(body)) if maps else (getattr(model, 'head_hidden_size', None) or model.num_features)
+        head = create_head(nf, n_out, lin_ftrs=lin_ftrs, ps=ps, pool=pool and maps, concat_pool=concat_pool,
+                           first_bn=first_bn, bn_final=bn_final, lin_first=lin_first, y_range=y_range)
+    else: head = custom_head
+    res = nn.Sequential(body, head)
+    if init is not None: apply_init(res[1], init)
+    return res, cfg
+
+# %% ../../nbs/21_vision.learner.ipynb #3f8a4078
+def _timm_meta(cfg:dict) -> dict:
+    "`model_meta` for a timm model: the default split, and its pretrained config's statistics."
+    stats = (tuple(cfg['mean']), tuple(cfg['std'])) if cfg.get('mean') and cfg.get('std') else None
+    return {**_default_meta, 'stats': stats}
+
+def _no_weights_for_timm(arch:str, weights, fn:str):
+    "Refuse torchvision's `weights` for a timm architecture."
+    if weights is not None:
+        raise ValueError(f"{fn}: weights={weights!r} is for torchvision architectures; timm's {arch!r} takes its weights "
+                         "from a pretrained tag ('convnext_tiny.fb_in22k') or a file (pretrained_cfg_overlay=dict(file=...)).")
+
+def _no_kwargs_for(arch, kwargs:dict, fn:str):
+    "Refuse extra arguments (they are for `timm.create_model`) for an architecture that is not timm's."
+    if kwargs:
+        raise TypeError(f"{fn}: unexpected arguments {', '.join(kwargs)}; extra arguments go to `timm.create_model`, for "
+                        f"timm architectures (given by name) only, and {_arch_name(arch)} is not one.")
 
 # %% ../../nbs/21_vision.learner.ipynb #9ce2b387
 def _listy_last(o): return o[-1] if is_listy(o) and len(o) else o
@@ -338,21 +445,29 @@ def vision_learner(dls,                                # the data (`DataLoaders`
                    # model and head arguments (see `create_vision_model` and `create_head`)
                    cut=None, init=nn.init.kaiming_normal_, custom_head=None, concat_pool:bool=True, pool:bool=True,
                    lin_ftrs:list=None, ps=0.5, first_bn:bool=True, bn_final:bool=False, lin_first:bool=False,
-                   y_range=None, n_in:int=3) -> Learner:
+                   y_range=None, n_in:int=3,
+                   **kwargs) -> Learner:                # passed to `timm.create_model` (timm architectures only)
     "A `Learner` with a pretrained `arch` body and a new head for `dls`, normalised and frozen for transfer learning."
     arch = _resolve_arch(arch)
     n_out = _get_n_out(dls, n_out, 'vision_learner')
+    head_kwargs = dict(init=init, custom_head=custom_head, concat_pool=concat_pool, pool=pool, lin_ftrs=lin_ftrs, ps=ps,
+                       first_bn=first_bn, bn_final=bn_final, lin_first=lin_first, y_range=y_range)
+    learner_kwargs = dict(loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=splitter, cbs=cbs, metrics=metrics,
+                          path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms)
+    if isinstance(arch, str):   # a timm architecture
+        _no_weights_for_timm(arch, weights, 'vision_learner')
+        model, cfg = create_timm_model(arch, n_out, cut=cut, pretrained=pretrained, n_in=n_in, **head_kwargs, **kwargs)
+        return _vision_learner_for(dls, model, arch, _timm_meta(cfg), n_out, normalize=normalize, pretrained=pretrained,
+                                   n_in=n_in, **learner_kwargs)
+    _no_kwargs_for(arch, kwargs, 'vision_learner')
     if weights is not None and not pretrained:
         warnings.warn(f"vision_learner: pretrained=False but weights={weights!r}: the weights are loaded, the data normalised "
                       "and the body frozen; for random weights pass weights=None.")
     pretrained = pretrained or weights is not None
     meta = model_meta.get(arch, _default_meta)
-    model = create_vision_model(arch, n_out, pretrained=pretrained, weights=weights, cut=cut, n_in=n_in, init=init,
-                                custom_head=custom_head, concat_pool=concat_pool, pool=pool, lin_ftrs=lin_ftrs, ps=ps,
-                                first_bn=first_bn, bn_final=bn_final, lin_first=lin_first, y_range=y_range)
+    model = create_vision_model(arch, n_out, pretrained=pretrained, weights=weights, cut=cut, n_in=n_in, **head_kwargs)
     return _vision_learner_for(dls, model, arch, meta, n_out, normalize=normalize, pretrained=pretrained, n_in=n_in,
-                               loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=splitter, cbs=cbs, metrics=metrics,
-                               path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms)
+                               **learner_kwargs)
 
 def cnn_learner(*args, **kwargs) -> Learner:
     "The old name of `vision_learner`."
@@ -367,15 +482,24 @@ def create_unet_model(arch,                   # architecture: function or name
                       weights=None,           # torchvision weights to use
                       cut=None,               # where to cut the body (default from `model_meta`)
                       n_in:int=3,             # input channels
+                      timm_kwargs:dict=None,  # passed to `timm.create_model` (timm architectures only)
                       **kwargs) -> DynamicUnet:  # passed to `DynamicUnet`
-    "A `DynamicUnet` on the body of `arch`."
+    "A `DynamicUnet` on the body of `arch` (for a timm architecture, its `features_only` encoder)."
     arch = _resolve_arch(arch)
+    if isinstance(arch, str):   # a timm architecture: its own feature encoder gives the skip features
+        _no_weights_for_timm(arch, weights, 'create_unet_model')
+        if cut is not None:
+            raise ValueError(f"create_unet_model: cut={cut!r} is for torchvision architectures; choose the stages of timm's "
+                             f"{arch!r} with timm_kwargs=dict(out_indices=...).")
+        encoder = _build_timm(arch, pretrained, features_only=True, in_chans=n_in, **(timm_kwargs or {}))
+        return DynamicUnet(encoder, n_out, img_size, **kwargs)
+    if timm_kwargs: _no_kwargs_for(arch, timm_kwargs, 'create_unet_model')
     meta = model_meta.get(arch, _default_meta)
     body = create_body(_build_model(arch, pretrained, weights), n_in, pretrained or weights is not None, ifnone(cut, meta['cut']))
     return DynamicUnet(body, n_out, img_size, **kwargs)
 
 def unet_learner(dls,                               # the data (`DataLoaders` of images and masks)
-                 arch,                              # architecture of the encoder: function or name
+                 arch,                              # architecture of the encoder: function or name (of torchvision's or timm's)
                  normalize:bool=True,               # add the pretraining data's normalisation to `dls`
                  n_out:int=None,                    # output channels (default: the number of mask codes)
                  pretrained:bool=True,              # start from pretrained weights (and freeze the encoder)
@@ -387,7 +511,7 @@ def unet_learner(dls,                               # the data (`DataLoaders` of
                  # `DynamicUnet` arguments
                  blur:bool=False, blur_final:bool=True, self_attention:bool=False, y_range=None, last_cross:bool=True,
                  bottle:bool=False, act_cls=nn.ReLU, init=nn.init.kaiming_normal_, norm_type=None, cut=None,
-                 n_in:int=3, **kwargs) -> Learner:
+                 n_in:int=3, timm_kwargs:dict=None, **kwargs) -> Learner:
     "A `Learner` with a `DynamicUnet` on a pretrained `arch` body, for segmentation."
     arch = _resolve_arch(arch)
     n_out = _get_n_out(dls, n_out, 'unet_learner', what='mask codes (classes)')
@@ -396,11 +520,11 @@ def unet_learner(dls,                               # the data (`DataLoaders` of
     if config:
         warnings.warn("unet_learner: `config` is deprecated; pass its arguments to unet_learner directly.", DeprecationWarning)
         unet_kwargs.update(config)
-    pretrained = pretrained or weights is not None
-    meta = model_meta.get(arch, _default_meta)
+    pretrained = pretrained or (weights is not None and not isinstance(arch, str))
     img_size = tuple(dls.one_batch()[0].shape[-2:])
     model = create_unet_model(arch, n_out, img_size, pretrained=pretrained, weights=weights, cut=cut, n_in=n_in,
-                              **unet_kwargs, **kwargs)
+                              timm_kwargs=timm_kwargs, **unet_kwargs, **kwargs)
+    meta = _timm_meta(model[0].pretrained_cfg) if isinstance(arch, str) else model_meta.get(arch, _default_meta)
     return _vision_learner_for(dls, model, arch, meta, n_out, normalize=normalize, pretrained=pretrained, n_in=n_in,
                                loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=splitter, cbs=cbs, metrics=metrics,
                                path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms)

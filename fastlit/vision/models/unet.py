@@ -13,7 +13,7 @@ from fastcore.meta import delegates
 from ...torch_core import Module
 from ...layers import (ConvLayer, BatchNorm, PixelShuffle_ICNR, SelfAttention, SequentialEx, MergeLayer, ResBlock,
                             SigmoidRange, ToTensorBase, apply_init, in_channels, NormType)
-from ...callback.hook import model_sizes, hook_outputs
+from ...callback.hook import model_sizes, hook_outputs, dummy_eval
 
 # %% ../../../nbs/15a_vision.models.unet.ipynb #36206517
 def _size_change_idxs(sizes:list) -> list:
@@ -54,6 +54,16 @@ class UnetBlock(Module):
         return self.conv2(self.conv1(self.relu(torch.cat([up_out, self.bn(s)], dim=1))))
 
 # %% ../../../nbs/15a_vision.models.unet.ipynb #ff6fb32a
+def _encoder_sizes(encoder:nn.Module, img_size:tuple) -> list:
+    "The shapes of the features of `encoder` on one `img_size` image: of each layer of an `nn.Sequential`, or the feature maps it returns."
+    if isinstance(encoder, nn.Sequential): return model_sizes(encoder, size=img_size)
+    feats = dummy_eval(encoder, size=img_size)
+    if not isinstance(feats, (list, tuple)) or not all(isinstance(f, torch.Tensor) and f.ndim == 4 for f in feats):
+        raise TypeError(f"DynamicUnet: the encoder must be an nn.Sequential whose layers run in order, or return a list of "
+                        f"feature maps (batch, channels, height, width); {type(encoder).__name__} does neither. Cut a model "
+                        "into an nn.Sequential with `create_body`, or build a timm encoder with `features_only=True`.")
+    return [f.shape for f in feats]
+
 class ResizeToOrig(Module):
     "Resize `x` to the height and width of the network's input (`x.orig`, given by `SequentialEx`)."
     def __init__(self, mode:str='nearest'): self.mode = mode
@@ -63,7 +73,7 @@ class ResizeToOrig(Module):
 
 class DynamicUnet(SequentialEx):
     "A U-Net whose decoder is built to match the feature sizes of `encoder`."
-    def __init__(self, encoder:nn.Sequential,        # the body (runs its layers in order)
+    def __init__(self, encoder:nn.Module,            # the body: an nn.Sequential, or a module returning a list of feature maps
                  n_out:int,                          # output channels (classes)
                  img_size,                           # (height, width) of the images to probe the encoder with
                  blur:bool=False,                    # blur after the pixel shuffles
@@ -76,15 +86,13 @@ class DynamicUnet(SequentialEx):
                  init=nn.init.kaiming_normal_,       # initialisation of the decoder
                  norm_type=None,                     # normalisation of the decoder's convolutions
                  **kwargs):                          # passed to the `ConvLayer`s
-        if not isinstance(encoder, nn.Sequential):
-            raise TypeError(f"DynamicUnet: the encoder must be an nn.Sequential whose layers run in order (got "
-                            f"{type(encoder).__name__}); cut a model into one with `create_body`.")
         img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-        sizes = model_sizes(encoder, size=img_size)
+        sizes = _encoder_sizes(encoder, img_size)
         idxs = _size_change_idxs(sizes)
         if not idxs:
             raise ValueError(f"DynamicUnet: the encoder never changes the size of its features on {img_size} images, "
-                             "so there is nothing to build a decoder for.")
+                             "so there is nothing to build a decoder for (a U-Net needs an encoder whose features "
+                             "shrink stage by stage, such as a CNN; a plain ViT keeps one size).")
         ni = sizes[-1][1]
         middle_conv = nn.Sequential(ConvLayer(ni, ni*2, act_cls=act_cls, norm_type=norm_type, **kwargs),
                                     ConvLayer(ni*2, ni, act_cls=act_cls, norm_type=norm_type, **kwargs))
@@ -112,13 +120,17 @@ class DynamicUnet(SequentialEx):
         if y_range is not None: layers.append(SigmoidRange(*y_range))
         layers.append(ToTensorBase())
         super().__init__(*layers)
-        self.skip_idxs = idxs
+        self.skip_idxs, self.feature_encoder = idxs, not isinstance(encoder, nn.Sequential)
 
     def forward(self, x):
         inp, skips = x, {}
-        for i, layer in enumerate(self.layers[0]):
-            x = layer(x)
-            if i in self.skip_idxs: skips[i] = x
+        if getattr(self, 'feature_encoder', False):   # (U-Nets exported before feature encoders lack the attribute)
+            feats = self.layers[0](x)
+            x, skips = feats[-1], {i: feats[i] for i in self.skip_idxs}
+        else:
+            for i, layer in enumerate(self.layers[0]):
+                x = layer(x)
+                if i in self.skip_idxs: skips[i] = x
         for layer in self.layers[1:]:
             x = layer(x, skips.pop(layer.skip_idx)) if isinstance(layer, UnetBlock) else self._call(layer, x, inp)
         return x
