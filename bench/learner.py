@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 from fastlit.data.load import DataLoader
 from fastlit.learner import Learner
+from fastlit.callback.progress import ProgressCallback
 from fastlit.optimizer import Adam, OptimWrapper
 from fastlit.data.core import DataLoaders
 
@@ -61,6 +62,7 @@ def run_case(name, n_in, hidden, n_out, depth, bs, n_batches, opt_kind, device, 
     learn = Learner(DataLoaders(dl_learn, device=device), m_learn, loss_func=F.cross_entropy, opt_func=opt_func, lr=1e-3,
                     wd_bn_bias=True)
     learn.logger = lambda row: None
+    learn.remove_cb(ProgressCallback)   # a default callback: the raw loop has no progress bar either
     # warm up both (allocator, optimizer state, first-call costs)
     raw_epoch(m_raw, dl_raw, opt_raw, sync); learn.fit(1); sync()
     clock = time.process_time if device.type == 'cpu' else time.perf_counter

@@ -24,7 +24,7 @@ Usage (from the repository root):
 ratio fastlit / raw with its target, <= 1.05. `--archive` reads another copy of the CIFAR-10 archive (the GPU check
 carries one cut to the first 512 train / 128 test images of each class).
 """
-import argparse, copy, io, json, math, platform, statistics, tarfile, time
+import argparse, io, json, math, platform, statistics, tarfile, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from PIL import Image
 from fastlit.vision.all import *
+from copy import deepcopy     # after the star import, which brings `copy` (the function) as fastai's does
 from fastlit.torch_core import bn_bias_params
 from fastlit.optimizer import _per_group       # how `slice` learning rates spread over groups, as `fine_tune` does
 
@@ -147,8 +148,8 @@ def bench_arch(arch_name:str, dls, device, epochs:int, repeats:int, amp:bool, ba
                            loss_func=CrossEntropyLossFlat(), metrics=accuracy)
     learn.logger = lambda row: None
     learn.to_channelslast(use_amp=amp)
-    init = copy.deepcopy(learn.model.state_dict())
-    raw_model = copy.deepcopy(learn.model)
+    init = deepcopy(learn.model.state_dict())
+    raw_model = deepcopy(learn.model)
     n_images = (epochs + 1)*(len(dls.train)*dls.train.bs + len(dls.valid.x))
 
     def run_fastlit():

@@ -57,7 +57,7 @@ def _clean_ratings(df:pd.DataFrame, names:list, who:str='CollabDataLoaders') -> 
         r = num
     return df.assign(**{names[2]: r.astype(np.float32)})
 
-# %% ../nbs/34_collab.ipynb #d4ca2805
+# %% ../nbs/34_collab.ipynb #1afaa79c
 def _as_frame(items, names:list) -> pd.DataFrame:
     "`items` (a frame, or a list of rows: Series, dicts or `(user, item)` tuples) as a frame with columns `names`."
     if isinstance(items, pd.DataFrame): return items
@@ -66,6 +66,24 @@ def _as_frame(items, names:list) -> pd.DataFrame:
     if items and isinstance(items[0], dict): return pd.DataFrame(items)
     return pd.DataFrame([tuple(o) for o in items], columns=names[:len(tuple(items[0]))] if items else names[:2])
 
+def _collab_names(cols:list, user_name=None, item_name=None, rating_name=None) -> list:
+    "The user, item and rating column names: those given, else the first three of `cols`."
+    if len(cols) < 3 and None in (user_name, item_name, rating_name):
+        raise ValueError(f"CollabDataLoaders.from_df: the ratings have {len(cols)} column(s) {cols}; name the user, item and rating columns.")
+    return [ifnone(user_name, cols[0] if cols else None), ifnone(item_name, cols[1] if len(cols) > 1 else None),
+            ifnone(rating_name, cols[2] if len(cols) > 2 else None)]
+
+def _unseen_msgs(classes:dict, names:list, df:pd.DataFrame) -> list:
+    "For each column of `names` in `df`: how many of its values `classes` lacks, and one of them."
+    msgs = []
+    for n in names:
+        if n not in df.columns: continue
+        unseen = pd.Index(list(classes[n])[1:]).get_indexer(df[n]) < 0
+        if unseen.any(): msgs.append(f"{int(unseen.sum())} row(s) with a {n!r} not seen in training (e.g. {_py(df[n][unseen].iloc[0])!r})")
+    return msgs
+
+# %% ../nbs/34_collab.ipynb #5631c602
+# one cell (about 50 lines): the loaders class with its factory methods and `test_dl`
 class CollabDataLoaders(TabularDataLoaders):
     "Training and validation loaders of (user, item) codes and their ratings, from a frame or a CSV file of ratings."
     @classmethod
@@ -83,10 +101,7 @@ class CollabDataLoaders(TabularDataLoaders):
                 **kwargs):                  # passed to `TabularCollab.dataloaders` (`drop_last`...)
         "Loaders for a frame of ratings, a random `valid_pct` of them held out for validation."
         if not isinstance(ratings, pd.DataFrame): raise TypeError(f"CollabDataLoaders.from_df: `ratings` must be a DataFrame, not {type(ratings).__name__}.")
-        cols = list(ratings.columns)
-        if len(cols) < 3 and None in (user_name, item_name, rating_name):
-            raise ValueError(f"CollabDataLoaders.from_df: the ratings have {len(cols)} column(s) {cols}; name the user, item and rating columns.")
-        names = [ifnone(user_name, cols[0] if cols else None), ifnone(item_name, cols[1] if len(cols) > 1 else None), ifnone(rating_name, cols[2] if len(cols) > 2 else None)]
+        names = _collab_names(list(ratings.columns), user_name, item_name, rating_name)
         df = _clean_ratings(ratings, names)
         splits = RandomSplitter(valid_pct, seed=seed)(range(len(df)))
         if len(df) and not len(splits[1]):
@@ -113,18 +128,23 @@ class CollabDataLoaders(TabularDataLoaders):
 
     def _warn_unseen(self, df:pd.DataFrame):
         "Warn (once) about users or items of `df` that the training ratings do not contain."
-        msgs = []
-        for n in self.train_ds.cat_names:
-            if n not in df.columns: continue
-            cls = list(self.classes[n])[1:]
-            unseen = pd.Index(cls).get_indexer(df[n]) < 0
-            if unseen.any(): msgs.append(f"{int(unseen.sum())} row(s) with a {n!r} not seen in training (e.g. {_py(df[n][unseen].iloc[0])!r})")
+        msgs = _unseen_msgs(self.classes, self.train_ds.cat_names, df)
         if msgs:
             warnings.warn(f"test_dl: {'; '.join(msgs)}. They get the `#na#` embedding, which training never updated, so "
                           "their predictions fall back on the other side's bias. (Warned once per DataLoaders.)")
             self._warned_unseen = True
 
-# %% ../nbs/34_collab.ipynb #86ae886e
+# %% ../nbs/34_collab.ipynb #b6f869ef
+def _codes_of(classes, arr, col:str) -> np.ndarray:
+    "The codes of the names `arr` (one name or a list) among `classes` (the classes of column `col`)."
+    arr = list(arr) if isinstance(arr, (list, tuple, L, np.ndarray, pd.Series, pd.Index)) else [arr]
+    idx = pd.Index(list(classes)).get_indexer(arr)
+    if (idx < 0).any():
+        raise KeyError(f"EmbeddingDotBias: {_py(arr[int((idx < 0).argmax())])!r} is not one of the {col!r} classes of the training data.")
+    return idx
+
+# %% ../nbs/34_collab.ipynb #9e828cef
+# one cell (about 50 lines): the model class with its methods, which stay in its body
 class EmbeddingDotBias(Module):
     "The dot product of a user's and an item's factors plus their biases, optionally through a sigmoid onto `y_range`."
     def __init__(self, n_factors:int,   # size of each user's and item's factor vector
@@ -163,11 +183,7 @@ class EmbeddingDotBias(Module):
             raise RuntimeError("EmbeddingDotBias: this model has no classes to look names up in; build it with "
                                "`EmbeddingDotBias.from_classes` (as `collab_learner` does), or index its embeddings with codes.")
         col = self.item if is_item else self.user
-        arr = list(arr) if isinstance(arr, (list, tuple, L, np.ndarray, pd.Series, pd.Index)) else [arr]
-        idx = pd.Index(list(self.classes[col])).get_indexer(arr)
-        if (idx < 0).any():
-            raise KeyError(f"EmbeddingDotBias: {_py(arr[int((idx < 0).argmax())])!r} is not one of the {col!r} classes of the training data.")
-        return torch.as_tensor(idx, dtype=torch.long, device=self.i_bias.weight.device)
+        return torch.as_tensor(_codes_of(self.classes[col], arr, col), dtype=torch.long, device=self.i_bias.weight.device)
 
     def bias(self, arr, is_item:bool=True) -> torch.Tensor:  # names of items (or users, if not `is_item`)
         "The learned bias of each named item (or user), on the CPU."

@@ -80,7 +80,12 @@ class _FixedIdxs:
     def __init__(self, idxs): self.idxs = idxs
     def __call__(self): return self.idxs
 
+# %% ../nbs/50_distributed.ipynb #2acf720a
 _gloo_types = {torch.bool: torch.uint8, torch.bfloat16: torch.float32}   # types Gloo cannot send
+
+def _comm_device() -> torch.device:
+    "Where tensors must be for collectives: the current GPU under NCCL, else the CPU."
+    return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
 
 def _gather_interleaved(x:Tensor, world_size:int) -> Tensor:
     "`x` from every process, interleaved item by item (item 0 of each rank, then item 1...): the order `_pad_shard` split."
@@ -91,10 +96,7 @@ def _gather_interleaved(x:Tensor, world_size:int) -> Tensor:
     dist.all_gather(parts, x)
     return torch.stack(parts, 1).flatten(0, 1).to(dt)
 
-def _comm_device() -> torch.device:
-    "Where tensors must be for collectives: the current GPU under NCCL, else the CPU."
-    return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
-
+# %% ../nbs/50_distributed.ipynb #7b70fcd3
 def _shapes(b) -> tuple:
     "The shapes of the tensors of batch `b`."
     res = []
@@ -114,13 +116,33 @@ def _check_shapes(b, i:int):
     raise ValueError(f"Gathering batch {i} of the validation pass: its tensors differ in shape between the processes "
                      f"({desc}). Make every item the same size (e.g. pad or crop to a fixed size), or evaluate in one process.")
 
-# %% ../nbs/50_distributed.ipynb #c994a106
+# %% ../nbs/50_distributed.ipynb #3b0d0c1b
 _stream_msg = ("DistributedDL: the loader's dataset has no length (an iterable stream), so it cannot be split among "
                "processes by index. Give each process its own part of the stream (e.g. `itertools.islice(stream, "
                "rank_distrib(), None, num_distrib())`, each part at least n/world_size items long) and pass `n=` (the "
                "total number of items) to the DataLoader: every process then reads n/world_size items per pass.")
 
-class DistributedDL(GetAttr):
+def _check_dl(dl, rank:int, world_size:int):
+    "Raise if `dl` cannot be split among `world_size` processes, or `rank` is not one of them."
+    if not 0 <= rank < world_size:
+        raise ValueError(f"DistributedDL: rank={rank} must be between 0 and world_size - 1 = {world_size - 1}.")
+    if not (hasattr(dl, 'get_idxs') and hasattr(dl, 'n')):
+        raise TypeError(f"DistributedDL: a {type(dl).__name__} cannot be split among processes; use a fastlit "
+                        "`DataLoader` (`DataLoader(dataset, bs=...)`, or the loaders of a `DataBlock`).")
+    if dl.n is None: raise ValueError(_stream_msg)
+
+def _check_same_data(dl):
+    "Raise on every process if the processes' loaders differ (instead of hanging at the first all-reduce)."
+    mine = (dl.n, dl.bs, bool(getattr(dl, 'drop_last', False)))
+    alls = [None] * dist.get_world_size()
+    dist.all_gather_object(alls, mine)
+    if len(set(alls)) > 1:
+        desc = '; '.join(f"rank {r}: {n} items, bs={bs}, drop_last={d}" for r, (n, bs, d) in enumerate(alls))
+        raise ValueError(f"DistributedDL: the processes do not hold the same data ({desc}). Every process must build "
+                         "the same dataset and loader (same files, split seed and batch size).")
+
+# %% ../nbs/50_distributed.ipynb #c994a106
+class DistributedDL(GetAttr):   # 53 lines: one class, whose methods stay in its body
     "Process `rank`'s share of the batches of `dl`, in an order common to all processes; other attributes are `dl`'s."
     _default = 'dl'
     def __init__(self, dl,                  # a fastlit `DataLoader` whose dataset has a length
@@ -129,24 +151,9 @@ class DistributedDL(GetAttr):
         active = _group_active()
         if rank is None: rank = dist.get_rank() if active else rank_distrib()
         if world_size is None: world_size = dist.get_world_size() if active else max(num_distrib(), 1)
-        if not 0 <= rank < world_size:
-            raise ValueError(f"DistributedDL: rank={rank} must be between 0 and world_size - 1 = {world_size - 1}.")
-        if not (hasattr(dl, 'get_idxs') and hasattr(dl, 'n')):
-            raise TypeError(f"DistributedDL: a {type(dl).__name__} cannot be split among processes; use a fastlit "
-                            "`DataLoader` (`DataLoader(dataset, bs=...)`, or the loaders of a `DataBlock`).")
-        if dl.n is None: raise ValueError(_stream_msg)
+        _check_dl(dl, rank, world_size)
         self.dl, self.rank, self.world_size = dl, rank, world_size
-        if active: self._check_same()
-
-    def _check_same(self):
-        "Raise on every process if the processes' loaders differ (instead of hanging at the first all-reduce)."
-        mine = (self.dl.n, self.dl.bs, bool(getattr(self.dl, 'drop_last', False)))
-        alls = [None] * dist.get_world_size()
-        dist.all_gather_object(alls, mine)
-        if len(set(alls)) > 1:
-            desc = '; '.join(f"rank {r}: {n} items, bs={bs}, drop_last={dl}" for r, (n, bs, dl) in enumerate(alls))
-            raise ValueError(f"DistributedDL: the processes do not hold the same data ({desc}). Every process must build "
-                             "the same dataset and loader (same files, split seed and batch size).")
+        if active: _check_same_data(dl)
 
     @property
     def n(self) -> int: "Number of items in the whole dataset (all processes together)."; return self.dl.n
@@ -198,6 +205,17 @@ def _rank0_only(cb) -> bool:
     if flag is not None: return bool(flag)
     return any(c.__name__ in _rank0_names for c in type(cb).__mro__)
 
+def _silence(learn):
+    "For this fit, on a rank other than 0: no printed table, and the callbacks that show or write things off."
+    learn.logger = noop                         # the learner puts its own logger back at the end of the fit
+    for cb in learn.cbs:
+        if _rank0_only(cb): cb.run = False      # back on after the fit's `after_fit`
+
+_lr_find_msg = ("lr_find under distributed training is not supported: each process would try the rates on its own "
+                "share of the data and keep its own copy of the model. Run `learn.lr_find()` in a single process (a run "
+                "without torchrun), then launch the training with the rate it suggests.")
+
+# %% ../nbs/50_distributed.ipynb #2a2b6140
 def _broadcast_buffers(model:nn.Module):
     "Copy rank 0's buffers (batch-norm statistics) to every process: one broadcast per data type."
     bufs = list(model.buffers())
@@ -207,125 +225,126 @@ def _broadcast_buffers(model:nn.Module):
         dist.broadcast(flat, 0)
         for b, v in zip(group, flat.split([b.numel() for b in group])): b.copy_(v.view_as(b))
 
-_lr_find_msg = ("lr_find under distributed training is not supported: each process would try the rates on its own "
-                "share of the data and keep its own copy of the model. Run `learn.lr_find()` in a single process (a run "
-                "without torchrun), then launch the training with the rate it suggests.")
+# %% ../nbs/50_distributed.ipynb #5e8bf3ff
+class _DDPModel:
+    "`model` in `DistributedDataParallel`, made again only when the model or the set of its trainable parameters changes."
+    def __init__(self, **kwargs): self.kwargs, self.frozen, self.ddp = kwargs, None, None   # `kwargs`: for DDP
+    def __call__(self, model:nn.Module) -> nn.Module:
+        if isinstance(model, DistributedDataParallel): return model
+        frozen = tuple(p.requires_grad for p in model.parameters())
+        if self.ddp is None or self.ddp.module is not model or self.frozen != frozen:
+            p = next(model.parameters(), None)
+            ids = [p.device.index] if p is not None and p.device.type == 'cuda' else None
+            self.frozen, self.ddp = frozen, DistributedDataParallel(model, device_ids=ids, **self.kwargs)
+        return self.ddp
+
+class _Shards:
+    "The `DistributedDL` of each loader the learner runs, the last few kept (a loader's data is checked once)."
+    def __init__(self, rank:int, world_size:int): self.rank, self.world_size, self.kept = rank, world_size, []
+    def __call__(self, dl):
+        if dl is None or isinstance(dl, (DistributedDL, list, tuple)): return dl   # lists of batches: every process runs them
+        sig = (getattr(dl, 'n', None), getattr(dl, 'bs', None), getattr(dl, 'drop_last', False))
+        for d, s, w in self.kept:
+            if d is dl and s == sig: return w
+        w = DistributedDL(dl, self.rank, self.world_size)
+        self.kept = self.kept[-3:] + [(dl, sig, w)]
+        return w
+
+# %% ../nbs/50_distributed.ipynb #e1fd2e46
+class _LossMean:
+    "The mean of the processes' losses, all-reduced in the background during the backward pass and the step."
+    def __init__(self): self.work = self.value = None
+    def start(self, loss:Tensor, world_size:int):
+        self.value = loss.detach().float() / world_size
+        self.work = dist.all_reduce(self.value, async_op=True)
+    def take(self, learn):
+        "Make `learn.loss` the mean, if one is on its way."
+        if self.work is None: return
+        self.work.wait()
+        learn.loss, self.work = self.value, None
+
+class _NoSync:
+    "DDP's `no_sync` around the batches of `GradientAccumulation` that end without an optimizer step."
+    def __init__(self): self.ctx = None
+    def enter(self, learn, gacc):
+        if gacc is None or not learn.training or not isinstance(learn.model, DistributedDataParallel): return
+        if getattr(gacc, 'count', 0) + find_bs(learn.yb) < gacc.n_acc:
+            self.ctx = learn.model.no_sync()
+            self.ctx.__enter__()
+    def exit(self):
+        if self.ctx is not None:
+            ctx, self.ctx = self.ctx, None
+            ctx.__exit__(None, None, None)
+
+def _gather_valid(learn, with_input:bool):
+    "The validation batch of every process in `learn.pred`, `learn.yb` (and `learn.xb`), and its loss computed again."
+    xb = learn.xb if with_input else None
+    learn.pred, learn.yb, xb = learn.dl.gather((learn.pred, learn.yb, xb), learn.iter)   # one shape check for all
+    if xb is not None: learn.xb = xb
+    if learn.yb: learn.loss = learn.loss_func(learn.pred, *learn.yb).detach()
 
 # %% ../nbs/50_distributed.ipynb #c9c7ce13
-class DistributedTrainer(Callback):
+class DistributedTrainer(Callback):   # 62 lines: one callback, whose event methods stay in its body
     "Train with `DistributedDataParallel`: each process on its share of the data; validation gathered from all of them."
     order = 11   # after `ChannelsLast` and `MixedPrecision`, before the progress bar, the loggers and `LRFinder`
     def __init__(self, **kwargs):   # passed to `DistributedDataParallel` (e.g. `find_unused_parameters=True`)
-        self.ddp_kwargs, self._wrapped, self._ddp_cache, self._loss_work = kwargs, [], None, None
-        self._no_sync, self._failed, self._gacc, self._gather_inputs = None, False, None, False
+        self.ddp_kwargs = kwargs
+        self.__setstate__({})
 
     def before_fit(self):
-        learn = self.learn
-        self._no_sync, self._failed, self._loss_work = None, False, None
+        learn, self._on, self._failed = self.learn, _group_active(), False
+        if not self._on:
+            if not learn.in_fit: return     # a validation pass in one process (e.g. a learner exported by a job)
+            raise RuntimeError("DistributedTrainer: no process group of two processes or more is running; train inside "
+                               "`with learn.distrib_ctx():` in a script launched by `torchrun --nproc_per_node=N`.")
+        rank, ws = dist.get_rank(), dist.get_world_size()
+        if rank: _silence(learn)            # first, so the loggers stay off even if a check below fails
+        if self._shards is None or (self._shards.rank, self._shards.world_size) != (rank, ws): self._shards = _Shards(rank, ws)
         self._gacc = next((c for c in learn.cbs if isinstance(c, GradientAccumulation)), None)
-        if _group_active(): self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
-        else: raise RuntimeError("DistributedTrainer: no process group of two processes or more is running; train inside "
-                                 "`with learn.distrib_ctx():` in a script launched by `torchrun --nproc_per_node=N`.")
-        if self.rank:                                # first, so the loggers stay off even if a check below fails
-            learn.logger = noop
-            for cb in learn.cbs:
-                if _rank0_only(cb): cb.run = False     # back on after this fit's `after_fit`
         if learn.in_fit:
             if getattr(learn, 'lr_finder', None) is not None: raise RuntimeError(_lr_find_msg)
-            self._wrap(learn.dls.train); self._wrap(learn._valid_dl(1))   # checks the data of all processes now
+            self._shards(learn.dls.train); self._shards(learn._valid_dl(1))   # checks the data of all processes now
             learn.model = self._ddp(learn.model)
         learn.to_detach = self._to_detach
 
-    def _ddp(self, model:nn.Module) -> nn.Module:
-        "`model` in `DistributedDataParallel`: its parameters that require a gradient now are the ones synchronised."
-        if isinstance(model, DistributedDataParallel): return model
-        frozen = tuple(p.requires_grad for p in model.parameters())
-        if self._ddp_cache is not None and self._ddp_cache[0] is model and self._ddp_cache[1] == frozen:
-            return self._ddp_cache[2]                  # the same model and trainable parameters as the last fit
-        p = next(model.parameters(), None)
-        ids = [p.device.index] if p is not None and p.device.type == 'cuda' else None
-        ddp = DistributedDataParallel(model, device_ids=ids, **self.ddp_kwargs)
-        self._ddp_cache = (model, frozen, ddp)
-        return ddp
-
-    def _wrap(self, dl):
-        "`dl` as a `DistributedDL` (the last few are kept); lists of batches stay as they are (every process runs them)."
-        if dl is None or isinstance(dl, (DistributedDL, list, tuple)): return dl
-        sig = (getattr(dl, 'n', None), getattr(dl, 'bs', None), getattr(dl, 'drop_last', False))
-        for d, s, w in self._wrapped:
-            if d is dl and s == sig: return w
-        w = DistributedDL(dl, self.rank, self.world_size)
-        self._wrapped = self._wrapped[-3:] + [(dl, sig, w)]
-        return w
-
     def _to_detach(self, b, cpu:bool=True, gather:bool=True):
         "`to_detach`, without gathering again what the validation pass has already gathered."
-        done = not self.learn.training and isinstance(self.learn.dl, DistributedDL)
-        return to_detach(b, cpu, gather and not done)
+        return to_detach(b, cpu, gather and (self.learn.training or not isinstance(self.learn.dl, DistributedDL)))
 
-    def before_train(self): self.learn.dl = self._wrap(self.learn.dl)
+    def before_train(self): self.learn.dl = self._shards(self.learn.dl)
     def before_validate(self):
-        self.learn.dl = self._wrap(self.learn.dl)
-        self._gather_inputs = any(isinstance(c, GatherPredsCallback) and c.with_input for c in self.learn.cbs)
-
-    def before_batch(self):
-        "Under `GradientAccumulation`, keep the gradients local (`no_sync`) on a batch that will not end in a step."
-        learn, g = self.learn, self._gacc
-        if g is None or not learn.training or not isinstance(learn.model, DistributedDataParallel): return
-        if getattr(g, 'count', 0) + find_bs(learn.yb) < g.n_acc:
-            self._no_sync = learn.model.no_sync()
-            self._no_sync.__enter__()
-
-
-    def _take_loss(self):
-        "Make `learn.loss` the mean over the processes, before any callback's `after_batch`."
-        if self._loss_work is not None:
-            self._loss_work.wait()
-            self.learn.loss, self._loss_work = self._loss, None
-    def after_step(self): self._take_loss()
-    def after_cancel_batch(self): self._take_loss()
-
+        if not self._on: return
+        self.learn.dl = self._shards(self.learn.dl)
+        self._with_input = any(isinstance(c, GatherPredsCallback) and c.with_input for c in self.learn.cbs)
+    def before_batch(self): self._no_sync.enter(self.learn, self._gacc)
     def after_loss(self):
-        "Training: start averaging the logged loss. Validation: gather the batch from every process, compute its loss again."
-        learn, dl = self.learn, self.learn.dl
+        "Training: start averaging the logged loss. Validation: gather the batch from every process."
+        learn = self.learn
         if learn.training:
-            if isinstance(learn.loss, Tensor):      # the all-reduce runs during the backward pass and the step
-                self._loss = learn.loss.detach().float() / self.world_size
-                self._loss_work = dist.all_reduce(self._loss, async_op=True)
-            return
-        if not isinstance(dl, DistributedDL): return
-        xb = learn.xb if self._gather_inputs else None
-        learn.pred, learn.yb, xb = dl.gather((learn.pred, learn.yb, xb), learn.iter)   # one shape check for all
-        if xb is not None: learn.xb = xb
-        if learn.yb: learn.loss = learn.loss_func(learn.pred, *learn.yb).detach()
-
-    def _end_no_sync(self):
-        if self._no_sync is not None:
-            ctx, self._no_sync = self._no_sync, None
-            ctx.__exit__(None, None, None)
-
-    def after_batch(self):
-        self._take_loss()
-        self._end_no_sync()
-
+            if isinstance(learn.loss, Tensor): self._loss.start(learn.loss, dist.get_world_size())
+        elif isinstance(learn.dl, DistributedDL): _gather_valid(learn, self._with_input)
+    def after_step(self): self._loss.take(self.learn)
+    def after_cancel_batch(self): self._loss.take(self.learn)
+    def after_batch(self): self._loss.take(self.learn); self._no_sync.exit()
     def after_cancel_fit(self):
         "Note whether the fit stopped on an error (no collective must run then: the other processes are elsewhere)."
         e = sys.exc_info()[1]
         self._failed = e is not None and not isinstance(e, CancelFitException)
-
     def after_fit(self):
         "Unwrap the model, with rank 0's buffers (batch-norm statistics) copied to every process."
-        self._end_no_sync()
-        self._loss_work, learn = None, self.learn
+        learn, self._loss = self.learn, _LossMean()
+        self._no_sync.exit()
         learn.__dict__.pop('to_detach', None)
         if isinstance(learn.model, DistributedDataParallel):
             if not self._failed: _broadcast_buffers(learn.model.module)
             learn.model = learn.model.module
 
-    def __getstate__(self):
-        "Pickle (`learn.export`) without the wrappers, which hold the process group."
-        return {k: v for k, v in self.__dict__.items() if k not in ('_wrapped', '_ddp_cache', '_loss_work', '_no_sync')}
-    def __setstate__(self, state): self.__dict__.update(state, _wrapped=[], _ddp_cache=None, _loss_work=None, _no_sync=None)
+    def __getstate__(self):          # `learn.export`: without the wrappers, which hold the process group
+        return {k: v for k, v in self.__dict__.items() if k not in ('_ddp', '_shards', '_loss', '_no_sync')}
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._ddp, self._shards, self._loss, self._no_sync = _DDPModel(**self.ddp_kwargs), None, _LossMean(), _NoSync()
+        self._on = self._failed = self._with_input = False; self._gacc = None
 
 # %% ../nbs/50_distributed.ipynb #d82cdabf
 @patch

@@ -13,13 +13,17 @@ import pandas as pd
 import torch
 from torch import Tensor
 import matplotlib.pyplot as plt
-from fastcore.basics import patch, ifnone, tuplify
+from fastcore.basics import ifnone, tuplify
 from fastcore.foundation import L
 from fastcore.xtras import is_listy
 from .dispatch import typedispatch
 from .torch_core import to_np, get_grid, flatten_check, show_image, TensorImage, TensorMask
 from .transform import Pipeline
 from .learner import Learner
+from .callback.core import _learner_aliases
+
+# `Learner` methods this module used to patch onto the class, still importable from here (see `callback.core`)
+__getattr__ = _learner_aliases(__name__, {'tta': ('Learner', 'tta')})
 
 # %% ../nbs/20_interpret.ipynb #6dfdb189
 class _Idxs:
@@ -52,6 +56,8 @@ def plot_top_losses(x, y, samples, outs, raws, losses, nrows=None, ncols=None, f
                          'target': [_label(s[-1]) for s in samples], 'prediction': [_label(o[-1]) for o in outs],
                          'loss': [float(l) for l in losses], 'probability': [_prob(r) for r in raws]})
 
+# %% ../nbs/20_interpret.ipynb #2bdaf498
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class Interpretation:
     "The loss of each sample of a dataset under a model, to find and show the samples it gets most wrong."
     def __init__(self, learn:Learner,  # the learner whose model is interpreted
@@ -118,6 +124,7 @@ class Interpretation:
         return plot_top_losses(inps[0], targs, samples, outs, preds, losses, **kwargs)
 
 # %% ../nbs/20_interpret.ipynb #9fbcc965
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class ClassificationInterpretation(Interpretation):
     "`Interpretation` for a classifier: confusion matrix, most confused classes and per-class report."
     def __init__(self, learn:Learner, dl, losses:Tensor, act=None):
@@ -214,55 +221,3 @@ def plot_top_losses(x:TensorImage, y:TensorMask, samples, outs, raws, losses, nr
 
 class SegmentationInterpretation(Interpretation):
     "`Interpretation` for a segmentation model: `plot_top_losses` shows input, target mask and predicted mask."
-
-# %% ../nbs/20_interpret.ipynb #a2a60892
-@contextmanager
-def _training_split(ds):
-    "The dataset `ds` transformed as a training set (`split_idx=0`) in a `with` block."
-    if hasattr(ds, 'set_split_idx'):
-        with ds.set_split_idx(0): yield
-        return
-    tfms = getattr(ds, 'tfms', None)
-    old_tfms = tfms.split_idx if isinstance(tfms, Pipeline) else None
-    had, old = 'split_idx' in vars(ds), vars(ds).get('split_idx')
-    ds.split_idx = 0
-    if isinstance(tfms, Pipeline): tfms.split_idx = 0
-    try: yield
-    finally:
-        if isinstance(tfms, Pipeline): tfms.split_idx = old_tfms
-        if had: ds.split_idx = old
-        else: del ds.split_idx
-
-@patch
-def tta(self:Learner,
-        ds_idx:int=1,         # which loader of `dls` (1: validation)
-        dl=None,              # a loader to use instead
-        n:int=4,              # number of augmented passes
-        item_tfms=None,       # item transforms to use instead of the loader's
-        batch_tfms=None,      # batch transforms to use instead of the loader's
-        beta:float=0.25,      # weight of the plain predictions in the blend; None: return both
-        use_max:bool=False):  # take the maximum over the passes (and the plain predictions) instead of a blend
-    "Predictions averaged over `n` passes with the training transforms, blended with the plain ones: `(preds, targets)`."
-    if n < 0: raise ValueError(f"tta: n={n} must be 0 or more.")
-    if dl is None:
-        try: dl = self.dls[ds_idx]
-        except IndexError: raise IndexError(f"tta: the data has no loader at index {ds_idx}; pass `dl=`.") from None
-        dl = dl.new(shuffle=False, drop_last=False)
-    tfms = {k: v for k, v in (('after_item', item_tfms), ('after_batch', batch_tfms)) if v is not None}
-    if tfms: dl = dl.new(**{k: Pipeline(v) for k, v in tfms.items()})
-    if n and not isinstance(getattr(dl, 'after_batch', None), Pipeline):
-        raise TypeError(f"tta: the loader ({type(dl).__name__}) applies no transforms, so its augmented passes would all "
-                        "equal the plain one. Build the data with transforms (`Datasets`, `DataBlock`, `TfmdDL`), or use n=0.")
-    with self.validation_context():
-        aug = []
-        if n:
-            with _training_split(dl.dataset):
-                for _ in range(n): aug.append(self.get_preds(dl=dl, inner=True)[0])
-        preds, targs = self.get_preds(dl=dl, inner=True)
-    if not aug: aug = preds
-    else:
-        aug = torch.stack(aug)
-        aug = aug.max(0)[0] if use_max else aug.mean(0)
-    if use_max: return torch.maximum(aug, preds), targs
-    if beta is None: return (aug, preds), targs
-    return torch.lerp(aug, preds, beta), targs

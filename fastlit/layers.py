@@ -10,7 +10,8 @@ __all__ = ['NormType', 'Mish', 'mish', 'Identity', 'Lambda', 'PartialLambda', 'F
            'SigmoidRange', 'ConvLayer', 'Embedding', 'SelfAttention', 'PooledSelfAttention2d', 'SimpleSelfAttention',
            'icnr_init', 'PixelShuffle_ICNR', 'sequential', 'SequentialEx', 'MergeLayer', 'ProdLayer', 'Cat',
            'SimpleCNN', 'SEModule', 'ResBlock', 'SEBlock', 'SEResNeXtBlock', 'SeparableBlock', 'swish', 'Swish',
-           'ParameterModule', 'children_and_parameters', 'has_children', 'flatten_model', 'in_channels', 'NoneReduce']
+           'ParameterModule', 'children_and_parameters', 'has_children', 'flatten_model', 'in_channels', 'NoneReduce',
+           'dummy_eval', 'model_sizes', 'num_features_model']
 
 # %% ../nbs/01a_layers.ipynb #78d024db
 import math, enum
@@ -22,7 +23,8 @@ import torch.nn.functional as F
 from fastcore.basics import ifnone, defaults
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from .torch_core import Module, TensorBase, norm_types, requires_grad
+from contextlib import contextmanager
+from .torch_core import Module, TensorBase, norm_types, requires_grad, one_param, apply
 
 # %% ../nbs/01a_layers.ipynb #6701aa17
 class _Sequential(nn.Sequential):
@@ -63,6 +65,7 @@ class View(Module):
     def __init__(self, *size): self.size = size
     def forward(self, x): return x.view(self.size)
 
+# %% ../nbs/01a_layers.ipynb #194b0e49
 class ResizeBatch(Module):
     "Reshape each sample of `x` to `size`, keeping the batch dimension."
     def __init__(self, *size): self.size = size
@@ -110,6 +113,7 @@ def MaxPool(ks=2, stride=None, padding=0, ndim:int=2, ceil_mode:bool=False) -> n
     "`nn.MaxPool{ndim}d` with kernel `ks`."
     return _pool_cls('MaxPool', ndim)(ks, stride=stride, padding=padding, ceil_mode=ceil_mode)
 
+# %% ../nbs/01a_layers.ipynb #f31b17ca
 def AvgPool(ks=2, stride=None, padding=0, ndim:int=2, ceil_mode:bool=False) -> nn.Module:
     "`nn.AvgPool{ndim}d` with kernel `ks`."
     return _pool_cls('AvgPool', ndim)(ks, stride=stride, padding=padding, ceil_mode=ceil_mode)
@@ -180,7 +184,10 @@ class _SpectralNormed:
         with torch.no_grad(): self.weight_orig.copy_(w)
 
 _normable = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)
+
 _normed_classes = {}
+
+# %% ../nbs/01a_layers.ipynb #ff71dcae
 for _mixin, _prefix in ((_WeightNormed, 'WeightNormed'), (_SpectralNormed, 'SpectralNormed')):
     for _base in _normable:
         _name = f'_{_prefix}{_base.__name__}'
@@ -224,6 +231,7 @@ def spectral_norm(m:nn.Module) -> nn.Module:
 
 # %% ../nbs/01a_layers.ipynb #3a8214c5
 _relu_family = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, F.relu, F.relu_, F.relu6, F.leaky_relu, F.leaky_relu_)
+
 _squash_family = (nn.Sigmoid, nn.Tanh, torch.sigmoid, torch.tanh, F.sigmoid, F.tanh)
 
 def _auto_init(act_func):
@@ -258,6 +266,7 @@ def init_linear(m:nn.Module,       # a linear or convolution layer
     if init is not None: _set_weight(m, init(m.weight.detach().clone()))
     return m
 
+# %% ../nbs/01a_layers.ipynb #5c59c903
 def init_default(m:nn.Module, func=nn.init.kaiming_normal_) -> nn.Module:
     "Initialise the weight of `m` with `func` and its bias to 0."
     if func is not None and getattr(m, 'weight', None) is not None: _set_weight(m, func(m.weight.detach().clone()))
@@ -366,6 +375,7 @@ class SelfAttention(Module):
         beta = F.softmax(torch.bmm(f.transpose(1, 2), g), dim=1)     # (bs, positions, positions)
         return (self.gamma * torch.bmm(h, beta) + x).view(size)
 
+# %% ../nbs/01a_layers.ipynb #c69b4063
 class PooledSelfAttention2d(Module):
     "Self-attention with max-pooled keys and values (BigGAN), starting as the identity."
     def __init__(self, n_channels:int):
@@ -469,6 +479,7 @@ class MergeLayer(Module):
         if orig is None: raise RuntimeError(f"{type(self).__name__} must be used inside a `SequentialEx` (it needs `x.orig`).")
         return torch.cat([x, orig], dim=1) if self.dense else x + orig
 
+# %% ../nbs/01a_layers.ipynb #606af703
 class ProdLayer(Module):
     "Multiply `x` by the input of the `SequentialEx` (`x.orig`)."
     def forward(self, x):
@@ -510,6 +521,8 @@ def _zero_norm(norm_type):
     "The zero-initialised version of `norm_type`, for the last layer of a residual branch."
     return {NormType.Batch: NormType.BatchZero, NormType.Instance: NormType.InstanceZero}.get(norm_type, norm_type)
 
+# %% ../nbs/01a_layers.ipynb #7695bc4d
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class ResBlock(Module):
     "A residual block: a path of `ConvLayer`s (plain or bottleneck) added to the input (pooled and projected if needed)."
     @delegates(ConvLayer.__init__)
@@ -553,6 +566,7 @@ class ResBlock(Module):
 
     def forward(self, x): return self.act(self.convpath(x) + self.idpath(x))
 
+# %% ../nbs/01a_layers.ipynb #b1b1a347
 def SEBlock(expansion:int, ni:int, nf:int, groups:int=1, reduction:int=16, stride:int=1, **kwargs) -> ResBlock:
     "A `ResBlock` with squeeze-excitation (SENet)."
     return ResBlock(expansion, ni, nf, stride=stride, groups=groups, reduction=reduction, nh1=nf*2, nh2=nf*expansion, **kwargs)
@@ -619,3 +633,50 @@ class NoneReduce:
         return partial(self.loss_func, reduction='none')
     def __exit__(self, *args):
         if self.old_red is not None: self.loss_func.reduction = self.old_red
+
+# %% ../nbs/01a_layers.ipynb #9f8c3545
+@contextmanager
+def _eval_mode(m:nn.Module):
+    "`m` in eval mode in a `with` block; each submodule gets its own train/eval mode back afterwards."
+    modes = [(o, o.training) for o in m.modules()]
+    m.eval()
+    try: yield m
+    finally:
+        for o, t in modes: o.training = t
+
+def dummy_eval(m:nn.Module,     # a model whose input is an image (it has a 2d convolution)
+               size=(64,64)):   # spatial size of the dummy image
+    "Run `m` in eval mode, without gradients, on one random image of `size`."
+    x = one_param(m).new_empty((1, in_channels(m), *size)).uniform_(-1., 1.)
+    with torch.no_grad(), _eval_mode(m): return m(x)
+
+# %% ../nbs/01a_layers.ipynb #1a5279ab
+def _shape(o):
+    "The shape of `o`, or the shapes of its tensors."
+    return apply(lambda t: t.shape if isinstance(t, Tensor) else None, o)
+
+def model_sizes(m:nn.Module,    # the model: its children are measured
+                size=(64,64)    # spatial size of the dummy image
+               ) -> list:
+    "The output shape of each child of `m` on a dummy image of `size`."
+    children = list(m.children())
+    if not children: raise ValueError(f"model_sizes: {type(m).__name__} has no child modules to measure; pass a container "
+                                      "such as `nn.Sequential`.")
+    shapes = [None]*len(children)
+    def _keep(i): return lambda mod, inp, out: shapes.__setitem__(i, _shape(out))
+    handles = [c.register_forward_hook(_keep(i)) for i, c in enumerate(children)]
+    try: dummy_eval(m, size=size)
+    finally:
+        for h in handles: h.remove()
+    return shapes
+
+def num_features_model(m:nn.Module) -> int:
+    "The number of channels of the output of `m`'s last child."
+    sz = 32
+    while True:
+        try: return model_sizes(m, (sz, sz))[-1][1]
+        except RuntimeError as e:
+            sz *= 2
+            if sz > 2048:
+                raise RuntimeError(f"num_features_model: {type(m).__name__} fails on every input from 32x32 to 2048x2048 "
+                                   f"pixels (last error: {e}).") from e

@@ -29,6 +29,7 @@ def _reduce(loss:Tensor, reduction:str) -> Tensor:
     raise ValueError(f"reduction={reduction!r} is not one of 'mean', 'sum', 'none'.")
 
 # %% ../nbs/12_losses.ipynb #55de2eef
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class BaseLoss:
     "Wrap `loss_cls` so it flattens predictions and targets (class axis `axis` kept last when `is_2d`) before computing."
     def __init__(self,
@@ -80,14 +81,10 @@ class BaseLoss:
                 targ = targ.reshape(-1)
         return self.func(inp, targ, **kwargs)
 
-# %% ../nbs/12_losses.ipynb #54246c3a
-class CrossEntropyLossFlat(BaseLoss):
-    "Same as `nn.CrossEntropyLoss`, but flattens predictions (classes in `axis`) and targets."
+# %% ../nbs/12_losses.ipynb #32ccf638
+class _ClassScoresFlat(BaseLoss):
+    "A flattened loss on class scores in `axis` (cross entropy, focal, label smoothing): integer targets, softmax, argmax."
     y_int = True
-    def __init__(self, *args,
-                 axis:int=-1,  # dimension of the predictions that holds the classes
-                 **kwargs):    # passed to `nn.CrossEntropyLoss`: weight, ignore_index, reduction, label_smoothing
-        super().__init__(nn.CrossEntropyLoss, *args, axis=axis, **kwargs)
     def decodes(self, x:Tensor) -> Tensor:
         "Predicted class: the index of the largest score along `axis`."
         return x.argmax(dim=self.axis)
@@ -95,17 +92,34 @@ class CrossEntropyLossFlat(BaseLoss):
         "Class probabilities: softmax along `axis`."
         return F.softmax(x, dim=self.axis)
 
-# %% ../nbs/12_losses.ipynb #e417d907
-class FocalLoss(nn.Module):
-    "Cross entropy with each item's loss scaled by `(1 - p_t) ** gamma` (classes in dimension 1)."
+# %% ../nbs/12_losses.ipynb #54246c3a
+class CrossEntropyLossFlat(_ClassScoresFlat):
+    "Same as `nn.CrossEntropyLoss`, but flattens predictions (classes in `axis`) and targets."
+    def __init__(self, *args,
+                 axis:int=-1,  # dimension of the predictions that holds the classes
+                 **kwargs):    # passed to `nn.CrossEntropyLoss`: weight, ignore_index, reduction, label_smoothing
+        super().__init__(nn.CrossEntropyLoss, *args, axis=axis, **kwargs)
+
+# %% ../nbs/12_losses.ipynb #0c1184bf
+class _WeightedClassLoss(nn.Module):
+    "What `FocalLoss` and `LabelSmoothingCrossEntropy` share: integer targets, a per-class `weight`, a `reduction`."
     y_int = True
+    def __init__(self,
+                 weight:Tensor=None,    # per-class weight (a buffer, so it follows the loss to a device)
+                 reduction:str='mean'): # 'mean', 'sum' or 'none'
+        super().__init__()
+        self.reduction = reduction
+        self.register_buffer('weight', weight)
+
+# %% ../nbs/12_losses.ipynb #e417d907
+class FocalLoss(_WeightedClassLoss):
+    "Cross entropy with each item's loss scaled by `(1 - p_t) ** gamma` (classes in dimension 1)."
     def __init__(self,
                  gamma:float=2.0,       # focusing parameter: 0 gives cross entropy
                  weight:Tensor=None,    # per-class weight, as in `nn.CrossEntropyLoss`
                  reduction:str='mean'): # 'mean', 'sum' or 'none'
-        super().__init__()
-        self.gamma, self.reduction = gamma, reduction
-        self.register_buffer('weight', weight)
+        super().__init__(weight, reduction)
+        self.gamma = gamma
 
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         log_p = F.log_softmax(inp, dim=1)
@@ -114,20 +128,13 @@ class FocalLoss(nn.Module):
         return _reduce((1 - log_pt.exp()) ** self.gamma * ce, self.reduction)
 
 # %% ../nbs/12_losses.ipynb #b1b3ed37
-class FocalLossFlat(BaseLoss):
+class FocalLossFlat(_ClassScoresFlat):
     "`FocalLoss` that flattens predictions (classes in `axis`) and targets."
-    y_int = True
     def __init__(self, *args,
                  gamma:float=2.0,  # focusing parameter: 0 gives cross entropy
                  axis:int=-1,      # dimension of the predictions that holds the classes
                  **kwargs):        # passed to `FocalLoss`: weight, reduction
         super().__init__(FocalLoss, *args, gamma=gamma, axis=axis, **kwargs)
-    def decodes(self, x:Tensor) -> Tensor:
-        "Predicted class: the index of the largest score along `axis`."
-        return x.argmax(dim=self.axis)
-    def activation(self, x:Tensor) -> Tensor:
-        "Class probabilities: softmax along `axis`."
-        return F.softmax(x, dim=self.axis)
 
 # %% ../nbs/12_losses.ipynb #51a11b4a
 class BCEWithLogitsLossFlat(BaseLoss):
@@ -174,16 +181,14 @@ def L1LossFlat(*args,
     return BaseLoss(nn.L1Loss, *args, axis=axis, floatify=floatify, is_2d=False, **kwargs)
 
 # %% ../nbs/12_losses.ipynb #192ff0f3
-class LabelSmoothingCrossEntropy(nn.Module):
+class LabelSmoothingCrossEntropy(_WeightedClassLoss):
     "Cross entropy against targets smoothed by `eps` (classes in dimension 1)."
-    y_int = True
     def __init__(self,
                  eps:float=0.1,         # probability mass spread evenly over all classes
                  weight:Tensor=None,    # per-class weight of the `nll` term
                  reduction:str='mean'): # 'mean', 'sum' or 'none'
-        super().__init__()
-        self.eps, self.reduction = eps, reduction
-        self.register_buffer('weight', weight)
+        super().__init__(weight, reduction)
+        self.eps = eps
 
     def forward(self, output:Tensor, target:Tensor) -> Tensor:
         log_p = F.log_softmax(output, dim=1)
@@ -199,19 +204,12 @@ class LabelSmoothingCrossEntropy(nn.Module):
         return out.argmax(dim=1)
 
 # %% ../nbs/12_losses.ipynb #858e7d04
-class LabelSmoothingCrossEntropyFlat(BaseLoss):
+class LabelSmoothingCrossEntropyFlat(_ClassScoresFlat):
     "`LabelSmoothingCrossEntropy` that flattens predictions (classes in `axis`) and targets."
-    y_int = True
     def __init__(self, *args,
                  axis:int=-1,  # dimension of the predictions that holds the classes
                  **kwargs):    # passed to `LabelSmoothingCrossEntropy`: eps, weight, reduction
         super().__init__(LabelSmoothingCrossEntropy, *args, axis=axis, **kwargs)
-    def activation(self, out:Tensor) -> Tensor:
-        "Class probabilities: softmax along `axis`."
-        return F.softmax(out, dim=self.axis)
-    def decodes(self, out:Tensor) -> Tensor:
-        "Predicted class: the index of the largest score along `axis`."
-        return out.argmax(dim=self.axis)
 
 # %% ../nbs/12_losses.ipynb #8f43dc43
 class DiceLoss:

@@ -56,6 +56,7 @@ def _per_group(name, v, n):
     return vs
 
 # %% ../nbs/11_optimizer.ipynb #6df7a5dc
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class _BaseOptimizer:
     "Parameter groups, per-group hyper-parameters and freezing, shared by `Optimizer` and `OptimWrapper`."
     train_bn = True
@@ -172,6 +173,7 @@ def _batches(ps, grads, states):
             start,size = i + 1,0
     return res
 
+# %% ../nbs/11_optimizer.ipynb #e4a1cfe1
 def _fused_version(cbs):
     "The fused step registered for exactly this list of callbacks, or None."
     keys = [_cb_key(cb) for cb in cbs]
@@ -180,6 +182,7 @@ def _fused_version(cbs):
     return None
 
 # %% ../nbs/11_optimizer.ipynb #914b4044
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class Optimizer(_BaseOptimizer):
     "Update `params` with `cbs`, a list of stats and steppers, on whole lists of tensors when they have `foreach` versions."
     _keep_on_clear = ('force_train', 'do_wd')
@@ -449,6 +452,7 @@ def _fused_sgd_mom(ps, grads, states, lr, mom, wd, do_wd=True, **kwargs):
                       maximize=False, is_first_step=False)
     return True
 
+# %% ../nbs/11_optimizer.ipynb #c2a3391f
 def _fused_adamw(ps, grads, states, lr, mom, sqr_mom, eps, wd, do_wd=True, **kwargs):
     "Adam with decoupled weight decay on one group with `torch._fused_adamw_`; False when it cannot."
     if not _fusable(ps, grads, lr, mom, sqr_mom, eps, wd): return False
@@ -502,6 +506,7 @@ def _radam_step_foreach(ps, grads, states, lr, mom, sqr_mom, eps, beta, **kwargs
         if eps: torch._foreach_add_(denom, eps)
         if beta: denom = [F.softplus(d, beta) for d in denom]
         torch._foreach_addcdiv_(ps_, avgs_, denom, value=-lr*v/bc1)
+
 radam_step.foreach = _radam_step_foreach
 
 def qhadam_step(p, lr, mom, sqr_mom, sqr_avg, nu_1, nu_2, step, grad_avg, eps, **kwargs):
@@ -510,6 +515,7 @@ def qhadam_step(p, lr, mom, sqr_mom, sqr_avg, nu_1, nu_2, step, grad_avg, eps, *
     denom = p.grad.mul(p.grad).mul_(1 - nu_2).add_(sqr_avg, alpha=nu_2/(1 - sqr_mom**step)).sqrt_().add_(eps)
     p.data.addcdiv_(num, denom, value=-lr)
 
+# %% ../nbs/11_optimizer.ipynb #61558cea
 def _qhadam_step_foreach(ps, grads, states, lr, mom, sqr_mom, nu_1, nu_2, eps, **kwargs):
     avgs,sqrs = _needed(states, 'grad_avg', 'qhadam_step'),_needed(states, 'sqr_avg', 'qhadam_step')
     _needed(states, 'step', 'qhadam_step')
@@ -523,6 +529,7 @@ def _qhadam_step_foreach(ps, grads, states, lr, mom, sqr_mom, nu_1, nu_2, eps, *
         torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, eps)
         torch._foreach_addcdiv_(_pick(ps, idx, len(ps)), num, denom, value=-lr)
+
 qhadam_step.foreach = _qhadam_step_foreach
 
 # %% ../nbs/11_optimizer.ipynb #28cac9b1
@@ -544,6 +551,7 @@ def larc_layer_lr(p, lr, trust_coeff, wd, eps, clip=True, **kwargs):
     p_norm,g_norm = p.data.norm(),p.grad.norm()
     local_lr = lr*trust_coeff*p_norm / (g_norm + p_norm*wd + eps)
     return {'local_lr': local_lr.clamp(max=lr) if clip else local_lr}
+
 larc_layer_lr.defaults = dict(trust_coeff=0.02, wd=0., eps=1e-8)
 
 def _larc_layer_lr_foreach(ps, grads, states, lr, trust_coeff, wd, eps, clip=True, **kwargs):
@@ -551,6 +559,7 @@ def _larc_layer_lr_foreach(ps, grads, states, lr, trust_coeff, wd, eps, clip=Tru
     local_lr = lr*trust_coeff*p_norm / (g_norm + p_norm*wd + eps)
     if clip: local_lr = local_lr.clamp(max=lr)
     for s,v in zip(states, local_lr.unbind()): s['local_lr'] = v
+
 larc_layer_lr.foreach = _larc_layer_lr_foreach
 
 def larc_step(p, local_lr, grad_avg=None, **kwargs):
@@ -560,6 +569,7 @@ def larc_step(p, local_lr, grad_avg=None, **kwargs):
 def _larc_step_foreach(ps, grads, states, **kwargs):
     upd = torch._foreach_mul([s.get('grad_avg', g) for s,g in zip(states, grads)], _needed(states, 'local_lr', 'larc_step'))
     torch._foreach_sub_(ps, upd)
+
 larc_step.foreach = _larc_step_foreach
 
 def _lamb_trust(r1, r2):
@@ -574,6 +584,7 @@ def lamb_step(p, lr, mom, step, sqr_mom, grad_avg, sqr_avg, eps, **kwargs):
     q = _lamb_trust(p.data.norm()*rms, upd.norm()*rms)
     p.data.addcmul_(upd, q, value=-lr)
 
+# %% ../nbs/11_optimizer.ipynb #1804ed3e
 def _lamb_step_foreach(ps, grads, states, lr, mom, sqr_mom, eps, **kwargs):
     avgs,sqrs = _needed(states, 'grad_avg', 'lamb_step'),_needed(states, 'sqr_avg', 'lamb_step')
     _needed(states, 'step', 'lamb_step')
@@ -589,6 +600,7 @@ def _lamb_step_foreach(ps, grads, states, lr, mom, sqr_mom, eps, **kwargs):
                         torch.stack(torch._foreach_mul(torch._foreach_norm(upd), rms)))
         torch._foreach_mul_(upd, (q*-lr).unbind())
         torch._foreach_add_(ps_, upd)
+
 lamb_step.foreach = _lamb_step_foreach
 
 # %% ../nbs/11_optimizer.ipynb #1bcc7930
@@ -606,6 +618,7 @@ def Lamb(params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0., decouple_wd=True):
     return Optimizer(params, cbs, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
 
 # %% ../nbs/11_optimizer.ipynb #fe605593
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class Lookahead(GetAttr):
     "Wrap `opt`: every `k` steps, move slow weights `alpha` of the way to the fast ones and continue from them."
     _default = 'opt'
@@ -656,6 +669,7 @@ class Lookahead(GetAttr):
         self.slow_weights = None if slow is None else [[w.detach().to(p.device, copy=True) for w,p in zip(ws, pl)]
                                                       for ws,pl in zip(slow, self.param_lists)]
 
+# %% ../nbs/11_optimizer.ipynb #6a73365b
 @delegates(RAdam)
 def ranger(params, lr, mom=0.95, wd=0.01, eps=1e-6, k:int=6, alpha:float=0.5, **kwargs):
     "RAdam wrapped in `Lookahead` (`k` fast steps per slow update, moving `alpha` of the way)."
@@ -686,6 +700,7 @@ def _torch_groups(params):
     return params
 
 # %% ../nbs/11_optimizer.ipynb #2216b076
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class OptimWrapper(_BaseOptimizer, GetAttr):
     "A `torch.optim` optimizer with fastlit's hyper-parameter names, parameter groups and freezing."
     _xtra = ['state_dict', 'load_state_dict', 'add_param_group', 'defaults']

@@ -12,7 +12,6 @@ from .data.external import untar_data, URLs
 from .metrics import accuracy
 from .vision.data import ImageDataLoaders
 from .vision.learner import vision_learner, resnet18
-from .callback.schedule import *  # adds `Learner.fit_one_cycle`
 
 # %% ../nbs/22_quickstart.ipynb #476bf41d
 def train_mnist_tiny(epochs:int=3,   # passes over the training set
@@ -34,7 +33,6 @@ def main(epochs:int=3,   # passes over the training set
          bs:int=64,      # batch size
          seed:int=0):    # random seed
     "Train the quick-start classifier, showing its progress table, and print its validation accuracy."
-    import fastlit.vision.all   # the README's import: it registers `ProgressCallback`, which prints the table
     learn = train_mnist_tiny(epochs, lr, bs, seed)
     acc = float(learn.validate()[1])
     print(f"accuracy: {acc:.2f}")

@@ -102,6 +102,7 @@ def _plain_method(name:str) -> Callable:
     return _inner
 
 # %% ../nbs/01_torch_core.ipynb #5d1bd1e4
+# one class; its behaviour is shown and tested in the cells below
 class TensorBase(Tensor):
     "A `Tensor` that keeps its type and metadata through torch operations."
     def __init_subclass__(cls, **kwargs):
@@ -217,6 +218,7 @@ def show_title(o,                # what to show (made a string)
     else: raise TypeError(f"show_title: cannot show a title on a {type(ax).__name__}; pass a matplotlib axis or a pandas Series.")
     return ax
 
+# %% ../nbs/01_torch_core.ipynb #76b4aebe
 def subplots(nrows:int=1,        # rows of axes
              ncols:int=1,        # columns of axes
              figsize:tuple=None, # whole figure size (default: `imsize` inches per axis)
@@ -229,6 +231,7 @@ def subplots(nrows:int=1,        # rows of axes
     if suptitle is not None: fig.suptitle(suptitle)
     return fig, np.atleast_1d(axs)
 
+# %% ../nbs/01_torch_core.ipynb #7702e712
 def get_grid(n:int,              # number of axes wanted
              nrows:int=None,     # rows (default: about square)
              ncols:int=None,     # columns (default: enough for `n`)
@@ -252,6 +255,7 @@ def get_grid(n:int,              # number of axes wanted
     if title is not None: fig.suptitle(title, weight='bold', size=14)
     return (fig, axs) if return_fig else axs
 
+# %% ../nbs/01_torch_core.ipynb #647ad762
 _IMSHOW_KEYS = {'cmap', 'norm', 'vmin', 'vmax', 'alpha', 'interpolation'}
 
 def show_images(ims,             # images (anything `show_image` takes)
@@ -312,6 +316,7 @@ def _check_last_dim(x:Tensor, n:int, name:str, what:str):
         raise ValueError(f"{name}: expected {what} in the last dimension (shape (..., {n})), got shape {tuple(x.shape)}. "
                          f"`{name}.create` reshapes flat coordinates.")
 
+# %% ../nbs/01_torch_core.ipynb #b2956859
 class TensorPoint(TensorBase):
     "Points as (x, y) pixel coordinates, shape `(..., 2)`; `img_size` is the image's (width, height)."
     _show_args = dict(s=10, marker='.', c='r')
@@ -347,6 +352,7 @@ class TensorPoint(TensorBase):
         ctx.scatter(pts[:, 0], pts[:, 1], **{**self._show_args, **kwargs})
         return ctx
 
+# %% ../nbs/01_torch_core.ipynb #062611f9
 class TensorBBox(TensorPoint):
     "Boxes as (x0, y0, x1, y1) pixel coordinates, shape `(..., 4)`; `img_size` is the image's (width, height)."
     _ncoord, _what = 4, 'four coordinates (x0, y0, x1, y1)'
@@ -359,6 +365,7 @@ class TensorBBox(TensorPoint):
             ctx.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=color, lw=lw, **kwargs))
         return ctx
 
+# %% ../nbs/01_torch_core.ipynb #5659edf5
 _register_safe(TensorBase, TensorImageBase, TensorImage, TensorImageBW, TensorMask, TensorFlowField,
                TensorCategory, TensorMultiCategory, TensorPoint, TensorBBox)
 
@@ -389,6 +396,7 @@ def default_device(use=-1   # -1: the saved choice (`defaults.use_cuda`, auto if
         if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
 
+# %% ../nbs/01_torch_core.ipynb #0c3c229b
 def to_device(b,                    # a batch: tensors in nested lists/tuples/dicts
               device=None,          # target device (default: `default_device()`)
               non_blocking:bool=False): # asynchronous copy (from pinned memory)
@@ -412,6 +420,7 @@ def to_float(b):
     "Floating-point tensors of `b` as float32; other tensors unchanged."
     return apply(lambda o: o.float() if isinstance(o, Tensor) and torch.is_floating_point(o) else o, b)
 
+# %% ../nbs/01_torch_core.ipynb #bbd7f3be
 def _gather(x:Tensor) -> Tensor:
     "`x` from every process concatenated (distributed training), else `x`."
     dist = torch.distributed

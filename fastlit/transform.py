@@ -115,6 +115,7 @@ def _fn_name(f) -> str:
     return getattr(f, '__name__', None) or type(f).__name__
 
 # %% ../nbs/02_transform.ipynb #2cc46991
+# one class; its behaviour is shown and tested section by section below
 class Transform(metaclass=_TfmMeta):
     "A step applied by type: `encodes` on call, `decodes` on `decode`, `setups` on `setup`, honouring `split_idx`."
     split_idx, order, train_setup, input_types = None, 0, None, None
@@ -269,7 +270,16 @@ class _SetupView:
         return getattr(self.items, k)
     def __repr__(self): return f"_SetupView({len(self)} items through {[t.name for t in self.tfms]})"
 
+# %% ../nbs/02_transform.ipynb #5803842d
+def _order(t): return getattr(t, 'order', 0)
+
+def _is_showable(o) -> bool:
+    "Whether `o` (or every element of the tuple `o`) can show itself."
+    if hasattr(o, 'show'): return True
+    return _is_tuple(o) and len(o) > 0 and all(hasattr(o_, 'show') for o_ in o)
+
 # %% ../nbs/02_transform.ipynb #eab95370
+# one class; its methods are shown and tested in the cells below
 class Pipeline:
     "Transforms sorted by `order`, applied in turn; decoded in reverse; set up in sequence."
     def __init__(self,
@@ -335,10 +345,3 @@ class Pipeline:
         raise AttributeError(f"'Pipeline' object has no attribute {k!r}, and none of its transforms has one")
 
     def __dir__(self): return list(super().__dir__()) + [_tfm_name(t) for t in self.fs]
-
-def _order(t): return getattr(t, 'order', 0)
-
-def _is_showable(o) -> bool:
-    "Whether `o` (or every element of the tuple `o`) can show itself."
-    if hasattr(o, 'show'): return True
-    return _is_tuple(o) and len(o) > 0 and all(hasattr(o_, 'show') for o_ in o)

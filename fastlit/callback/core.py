@@ -45,6 +45,7 @@ class CancelFitException(Exception):
     "Stop training (then `after_cancel_fit` and `after_fit` run)."
 
 # %% ../../nbs/13_callback.core.ipynb #fdf2d856
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class Callback:
     "Base class for training-loop callbacks: define a method for each event you want to act on."
     order, run_train, run_valid, run = 0, True, True, True
@@ -157,6 +158,7 @@ class TrainEvalCallback(Callback):
         self.learn.model.eval(); self.learn.training = False
 
 # %% ../../nbs/13_callback.core.ipynb #a0884af4
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class GatherPredsCallback(Callback):
     "Collect the inputs, predictions, targets and per-item losses of a validation pass, on the CPU."
     run_train = False
@@ -225,3 +227,14 @@ class FetchPredsCallback(Callback):
         with self.learn.removed_cbs(to_rm + self.cbs) as learn:
             self.preds = learn.get_preds(ds_idx=self.ds_idx, dl=self.dl, with_input=self.with_input,
                                          with_decoded=self.with_decoded, inner=True, reorder=self.reorder)
+
+# %% ../../nbs/13_callback.core.ipynb #6fd62e00
+def _learner_aliases(module:str,   # the module's `__name__`, for the error message
+                     names:dict):  # old name -> (class name in `fastlit.learner`, attribute)
+    "A module `__getattr__` giving `Learner` (or `Recorder`) methods under the names the module used to define."
+    def __getattr__(name):
+        if name not in names: raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        import fastlit.learner as learner       # on first use: `learner` imports this module's callbacks
+        cls, attr = names[name]
+        return getattr(getattr(learner, cls), attr)
+    return __getattr__

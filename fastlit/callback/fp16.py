@@ -10,10 +10,11 @@ import warnings
 from enum import Enum
 import torch
 from torch import nn, Tensor
-from fastcore.basics import patch
 from ..torch_core import apply
-from .core import Callback, CancelStepException
-from ..learner import Learner
+from .core import _learner_aliases, Callback, CancelStepException
+
+# `Learner` methods this module used to patch onto the class, still importable from here (see `callback.core`)
+__getattr__ = _learner_aliases(__name__, {n: ('Learner', n) for n in ('to_fp16', 'to_bf16', 'to_fp32', 'to_channelslast', 'to_contiguous')})
 
 # %% ../../nbs/18_callback.fp16.ipynb #73ad7317
 class AMPMode(str, Enum):
@@ -33,6 +34,8 @@ def _model_device(model:nn.Module) -> torch.device:
     if t is None: t = next(model.buffers(), None)
     return torch.device('cpu') if t is None else t.device
 
+# %% ../../nbs/18_callback.fp16.ipynb #4c69e1ca
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class MixedPrecision(Callback):
     "Mixed-precision training with `torch.amp`: autocast for the forward pass, gradient scaling for float16."
     order = 10
@@ -115,22 +118,7 @@ class MixedPrecision(Callback):
         self.skipped = False
 
 # %% ../../nbs/18_callback.fp16.ipynb #7497aead
-@patch
-def to_fp16(self:Learner, **kwargs):
-    "Train with float16 mixed precision (`MixedPrecision(amp_mode='fp16', **kwargs)`)."
-    self.remove_cb(MixedPrecision)
-    return self.add_cb(MixedPrecision(**{'amp_mode': 'fp16', **kwargs}))
-
-@patch
-def to_bf16(self:Learner):
-    "Train with bfloat16 mixed precision."
-    self.remove_cb(MixedPrecision)
-    return self.add_cb(MixedPrecision(amp_mode='bf16'))
-
-@patch
-def to_fp32(self:Learner):
-    "Train in full precision again: remove `MixedPrecision`."
-    return self.remove_cb(MixedPrecision)
+#| export
 
 # %% ../../nbs/18_callback.fp16.ipynb #cb46f56f
 def _channels_last(b):
@@ -142,23 +130,3 @@ class ChannelsLast(Callback):
     order = -1   # before the callbacks that touch the model or the batch
     def before_fit(self): self.learn.model.to(memory_format=torch.channels_last)
     def before_batch(self): self.learn.xb = _channels_last(self.learn.xb)
-
-@patch
-def to_channelslast(self:Learner,
-                    use_amp:bool=True,   # also add float16/bfloat16 mixed precision
-                    amp_mode='fp16',     # 'fp16' or 'bf16'
-                    **kwargs):           # passed to `MixedPrecision`
-    "Train with the channels-last memory format, with mixed precision unless `use_amp=False`."
-    self.remove_cbs([c for c in self.cbs if isinstance(c, ChannelsLast)])
-    self.add_cb(ChannelsLast())
-    if use_amp: self.to_fp16(amp_mode=amp_mode, **kwargs)
-    return self
-
-@patch
-def to_contiguous(self:Learner,
-                  to_fp32:bool=False):   # also remove mixed precision
-    "Undo `to_channelslast`: the default memory format again."
-    self.remove_cb(ChannelsLast)
-    self.model.to(memory_format=torch.contiguous_format)
-    if to_fp32: self.to_fp32()
-    return self

@@ -30,6 +30,8 @@ def reduce_loss(loss:Tensor,              # one loss per item
     if reduction not in ('mean', 'sum', 'none'): raise ValueError(f"reduce_loss: reduction={reduction!r}; use 'mean', 'sum' or 'none'.")
     return loss.mean() if reduction == 'mean' else loss.sum() if reduction == 'sum' else loss
 
+# %% ../../nbs/19_callback.mixup.ipynb #7e4e130e
+# over 40 lines: one class, whose methods share its state and belong together
 class MixHandler(Callback):
     "Base class of `MixUp` and `CutMix`: mixing weights drawn from Beta(`alpha`, `alpha`), and the mixed loss."
     run_valid = False

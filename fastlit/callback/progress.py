@@ -9,10 +9,9 @@ __all__ = ['ProgressCallback', 'ShowGraphCallback', 'CSVLogger']
 import csv, math, time
 from pathlib import Path
 import pandas as pd
-from fastcore.basics import defaults, noop
+from fastcore.basics import noop
 from fastprogress.fastprogress import master_bar, progress_bar
 from .core import Callback
-from ..learner import Recorder   # also sets up `defaults.callbacks`, which this module extends
 
 # %% ../../nbs/16_callback.progress.ipynb #02727ccd
 def _fmt(v) -> str:
@@ -20,16 +19,20 @@ def _fmt(v) -> str:
     if v is None: return ''
     return f'{v:.6f}' if isinstance(v, float) else str(v)
 
+# %% ../../nbs/16_callback.progress.ipynb #18fe0edb
+# One cell: a class is defined whole; the prose and tests below take its methods one by one.
 class ProgressCallback(Callback):
     "Progress bars over epochs and batches, with the per-epoch log shown as a table."
     order = 60
     comment_every = 0.5   # seconds between refreshes of the loss shown in the bar
+    mbar = pbar = _writer = None   # until `before_fit` (which a callback before it may keep from running)
 
     def before_fit(self):
         learn = self.learn
         self.mbar = self.pbar = self._writer = None
         if not (learn.in_fit and learn.create_mbar): return
-        self.mbar = master_bar(list(range(learn.n_epoch)))     # shown from its first `update`, in `before_epoch`
+        self._first = getattr(learn, 'start_epoch', 0)         # a resumed fit (`start_epoch`) counts from there
+        self.mbar = master_bar(list(range(self._first, learn.n_epoch)))   # shown from its first `update`, in `before_epoch`
         if learn.logger is not noop:
             self._old_logger, learn.logger = learn.logger, self._write_stats
             self._writer = self._write_stats
@@ -37,7 +40,7 @@ class ProgressCallback(Callback):
             if names: self._write_stats(names)
 
     def before_epoch(self):
-        if self.mbar is not None: self.mbar.update(self.learn.epoch)
+        if self.mbar is not None: self.mbar.update(self.learn.epoch - self._first)
 
     def _launch_pbar(self):
         dl = self.learn.dl
@@ -79,8 +82,6 @@ class ProgressCallback(Callback):
     def __getstate__(self):
         "Pickle (`learn.export`) without the bars, which hold display handles."
         return {k: v for k, v in self.__dict__.items() if k not in ('mbar', 'pbar', '_writer', '_old_logger')}
-
-if ProgressCallback not in defaults.callbacks: defaults.callbacks.append(ProgressCallback)
 
 # %% ../../nbs/16_callback.progress.ipynb #ebc2f325
 class ShowGraphCallback(Callback):
@@ -128,7 +129,7 @@ class CSVLogger(Callback):
     def before_fit(self):
         learn = self.learn
         if not learn.in_fit: return
-        if not isinstance(getattr(learn, 'recorder', None), Recorder):
+        if getattr(getattr(learn, 'recorder', None), 'metric_names', None) is None:
             raise ValueError("CSVLogger needs the learner's `Recorder` for the column names; keep `default_cbs=True`.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         header = not (self.append and self.path.exists() and self.path.stat().st_size > 0)

@@ -106,6 +106,7 @@ class _Embeddings:
         writer.add_embedding(vecs, metadata=labels, label_img=imgs, global_step=step)
 
 # %% ../../nbs/70_callback.tensorboard.ipynb #1317872e
+# over 40 lines: one class, whose methods share its state and belong together
 def _numeric(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 class TensorBoardCallback(Callback):

@@ -26,6 +26,8 @@ def _plain(v):
     "A tracked value as a Python float (what a checkpoint stores); `None` stays `None`."
     return None if v is None else float(v.item() if hasattr(v, 'item') else v)
 
+# %% ../../nbs/17_callback.tracker.ipynb #fce39186
+# over 40 lines: one class, whose methods share its state and belong together
 class TrackerCallback(Callback):
     "Track the best value of `monitor` over the epochs of a fit."
     order = 60
@@ -91,7 +93,6 @@ class TrackerCallback(Callback):
         self._track(val)
         self.last_epoch = self.epoch
 
-
 # %% ../../nbs/17_callback.tracker.ipynb #67549042
 class PatienceTracker(TrackerCallback):
     "A `TrackerCallback` that calls `on_plateau` once the monitored value has not improved for `patience` epochs."
@@ -132,6 +133,7 @@ class EarlyStoppingCallback(PatienceTracker):
 
 
 # %% ../../nbs/17_callback.tracker.ipynb #09f91445
+# over 40 lines: one class, whose methods share its state and belong together
 class SaveModelCallback(TrackerCallback):
     "Save the model whenever `monitor` improves (or every epoch) and load the best one at the end."
     order = TrackerCallback.order + 1

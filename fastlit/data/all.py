@@ -36,6 +36,8 @@ from torch import Tensor, as_tensor, FloatTensor, LongTensor, ByteTensor, Double
 from torch.utils.data import (Dataset, IterableDataset, Sampler, RandomSampler, SequentialSampler, BatchSampler,
                               default_collate, get_worker_info)
 from fastprogress.fastprogress import master_bar, progress_bar
+
+# %% ../../nbs/07a_data.all.ipynb #5d9d233b
 from fastcore.all import *
 from ..dispatch import *
 from ..torch_core import *

@@ -10,7 +10,7 @@ __all__ = ['TransformBlock', 'CategoryBlock', 'MultiCategoryBlock', 'RegressionB
 from collections.abc import Callable
 import warnings
 from fastcore.foundation import L
-from fastcore.basics import store_attr, ifnone, noop, first, patch, compose
+from fastcore.basics import store_attr, ifnone, noop, first, compose
 from ..transform import Transform, ItemTransform, Pipeline
 from .core import Datasets, TfmdDL, DataLoaders
 from .transforms import (Categorize, MultiCategorize, OneHotEncode, EncodedMultiCategorize,
@@ -49,6 +49,7 @@ def _merge_tfms(*tfms_lists) -> L:
         res[key] = t
     return L(res.values())
 
+# %% ../../nbs/07_data.block.ipynb #c6099167
 def _zip(x): return L(zip(*x))
 
 class ItemGetter(ItemTransform):
@@ -59,6 +60,8 @@ class ItemGetter(ItemTransform):
 def _zip_getters(getters, n:int) -> L:
     return L(getters) if getters is not None else L([None] * n)
 
+# %% ../../nbs/07_data.block.ipynb #871c4f68
+# one class; its methods are shown and tested one by one below
 class DataBlock:
     "A recipe for `Datasets` and `DataLoaders`: blocks, where items come from, how to split and label them."
     get_x = get_items = splitter = get_y = None
@@ -143,12 +146,35 @@ class DataBlock:
         kwargs = {**self.dls_kwargs, **kwargs, 'verbose': verbose}
         return dsets.dataloaders(path=path, after_item=self.item_tfms, after_batch=self.batch_tfms, **kwargs)
 
-# %% ../../nbs/07_data.block.ipynb #1f9a191b
-@patch(cls_method=True)
-def from_dblock(cls:DataLoaders, dblock:DataBlock, source, path='.', bs:int=64, val_bs:int|None=None,
-                shuffle:bool=True, device=None, **kwargs) -> DataLoaders:
-    "The `DataLoaders` that `dblock` makes from `source`."
-    return dblock.dataloaders(source, path=path, bs=bs, val_bs=val_bs, shuffle=shuffle, device=device, **kwargs)
+    def summary(self, source, bs:int=4, show_batch:bool=False, **kwargs):
+        "Walk the first training item through every step, then a batch of `bs`, printing each result."
+        print(f"Setting up the Datasets: source is {_short(source)}")
+        items = _step('get_items', source, lambda s: self._items(s), source)
+        print(f"Found {len(items)} items")
+        splits = _step('splitter', source, self._splits, items)
+        print(f"{len(splits)} splits of sizes {[len(s) for s in splits]}")
+        try: dsets = self.datasets(source)
+        except Exception as e: raise _locate_failure(self, items, splits, e) from e
+        i0 = splits[0][0]
+        item = items.iloc[i0] if hasattr(items, 'iloc') else items[i0]
+        print(f"\nFirst training item: {_short(item)}")
+        for i, tl in enumerate(dsets.tls):
+            print(f"  Pipeline {i} ({'input' if i < self.n_inp else 'target'}): {tl.tfms}")
+            x = item
+            for t in tl.tfms.fs:
+                x = _step(getattr(t, 'name', repr(t)), item, lambda o, t=t: t(o, split_idx=0), x)
+                print(f"    {getattr(t, 'name', t)} -> {_short(x)}")
+        dl_kwargs = {**self.dls_kwargs, **kwargs}   # as `dataloaders`: the blocks' own (e.g. a `before_batch` that pads)
+        dls = _step('building the DataLoaders', source, lambda s: dsets.dataloaders(
+            bs=bs, after_item=self.item_tfms, after_batch=self.batch_tfms, verbose=False, **dl_kwargs), source)
+        s = _step('after_item (item transforms)', item, lambda _: [dls.train.do_item(i) for i in range(min(bs, len(dsets.train)))], None)
+        print(f"\nAfter item transforms: {[_short(o) for o in s[0]]}")
+        b = _step('collating a batch (before_batch, then collate)', item, dls.train.do_batch, s)
+        print(f"Collated batch: {[_short(o) for o in b]}")
+        b = _step('after_batch (batch transforms)', item, dls.train.after_batch, b)
+        print(f"After batch transforms: {[_short(o) for o in b]}")
+        if show_batch: dls.show_batch(**kwargs)
+        return dls
 
 # %% ../../nbs/07_data.block.ipynb #5f8d38b4
 def _short(o, n:int=80) -> str:
@@ -165,6 +191,7 @@ def _step(name:str, item, f:Callable, x):
         raise DataBlockStepError(f"DataBlock.summary: step {name!r} failed on item {item!r}:\n"
                                  f"  {type(e).__name__}: {e}") from e
 
+# %% ../../nbs/07_data.block.ipynb #d6a46dcd
 def _locate_failure(dblock:DataBlock, items, splits, e:Exception) -> DataBlockStepError:
     "An error naming the first item and getter that fail, when building the `Datasets` failed with `e`."
     get = (lambda i: items.iloc[i]) if hasattr(items, 'iloc') else (lambda i: items[i])
@@ -177,34 +204,3 @@ def _locate_failure(dblock:DataBlock, items, splits, e:Exception) -> DataBlockSt
                 return DataBlockStepError(f"DataBlock.summary: getter {k} ({getattr(g, '__name__', g)!r}) failed on item {i} "
                                           f"({item!r}):\n  {type(ge).__name__}: {ge}")
     return DataBlockStepError(f"DataBlock.summary: step 'building the Datasets' failed:\n  {type(e).__name__}: {e}")
-
-@patch
-def summary(self:DataBlock, source, bs:int=4, show_batch:bool=False, **kwargs):
-    "Walk the first training item through every step, then a batch of `bs`, printing each result."
-    print(f"Setting up the Datasets: source is {_short(source)}")
-    items = _step('get_items', source, lambda s: self._items(s), source)
-    print(f"Found {len(items)} items")
-    splits = _step('splitter', source, self._splits, items)
-    print(f"{len(splits)} splits of sizes {[len(s) for s in splits]}")
-    try: dsets = self.datasets(source)
-    except Exception as e: raise _locate_failure(self, items, splits, e) from e
-    i0 = splits[0][0]
-    item = items.iloc[i0] if hasattr(items, 'iloc') else items[i0]
-    print(f"\nFirst training item: {_short(item)}")
-    for i, tl in enumerate(dsets.tls):
-        print(f"  Pipeline {i} ({'input' if i < self.n_inp else 'target'}): {tl.tfms}")
-        x = item
-        for t in tl.tfms.fs:
-            x = _step(getattr(t, 'name', repr(t)), item, lambda o, t=t: t(o, split_idx=0), x)
-            print(f"    {getattr(t, 'name', t)} -> {_short(x)}")
-    dl_kwargs = {**self.dls_kwargs, **kwargs}   # as `dataloaders`: the blocks' own (e.g. a `before_batch` that pads)
-    dls = _step('building the DataLoaders', source, lambda s: dsets.dataloaders(
-        bs=bs, after_item=self.item_tfms, after_batch=self.batch_tfms, verbose=False, **dl_kwargs), source)
-    s = _step('after_item (item transforms)', item, lambda _: [dls.train.do_item(i) for i in range(min(bs, len(dsets.train)))], None)
-    print(f"\nAfter item transforms: {[_short(o) for o in s[0]]}")
-    b = _step('collating a batch (before_batch, then collate)', item, dls.train.do_batch, s)
-    print(f"Collated batch: {[_short(o) for o in b]}")
-    b = _step('after_batch (batch transforms)', item, dls.train.after_batch, b)
-    print(f"After batch transforms: {[_short(o) for o in b]}")
-    if show_batch: dls.show_batch(**kwargs)
-    return dls

@@ -78,6 +78,8 @@ def _types_of(b):
     "The type of `b`, or the nested list of its elements' types if it is a tuple or list."
     return [_types_of(o) for o in b] if isinstance(b, (tuple, list)) else type(b)
 
+# %% ../../nbs/04_data.core.ipynb #fceb458f
+# one class; its methods are shown and tested one by one below
 class TfmdDL(DataLoader):
     "A `DataLoader` whose hooks are pipelines of transforms, so it can decode and show its batches."
     def __init__(self, dataset,              # a `Datasets`, `TfmdLists`, or any dataset
@@ -203,6 +205,7 @@ class TfmdDL(DataLoader):
         # plain model outputs take the targets' types and metadata (e.g. the `img_size` points need to be decoded)
         outs_ = tuple(retain_type(o, t, copy_meta=True) for o, t in zip(outs_, b[self.n_inp:])) + outs_[len(b) - self.n_inp:]
         b_out = tuple(b[:self.n_inp]) + outs_
+        if isinstance(b, tuple) and type(b) is not tuple and not hasattr(b, '_fields'): b_out = type(b)(b_out)  # e.g. a `fastuple` subclass
         x1, y1, outs = self.show_batch(b_out, max_n=max_n, show=False)
         res = (x, x1, None, None) if its is None else (x, y, its, [o[self.n_inp:] for o in outs])
         if not show: return res
@@ -217,6 +220,7 @@ class TfmdDL(DataLoader):
         return self
 
 # %% ../../nbs/04_data.core.ipynb #76be235d
+# one class: loader access, devices, `add_tfms`, `test_dl` and `from_dsets`; tested in the cells below
 class DataLoaders(GetAttr):
     "The loaders of a project (`train`, `valid`, ...), moved to `device` together."
     _default = 'train'
@@ -306,6 +310,12 @@ class DataLoaders(GetAttr):
         per.update(tfms)
         return cls(*[dl_type(d, bs=bs, **{k: v[i] for k, v in per.items()}) for i, d in enumerate(ds)], path=path, device=device)
 
+    @classmethod
+    def from_dblock(cls, dblock:'DataBlock', source, path='.', bs:int=64, val_bs:int|None=None,
+                    shuffle:bool=True, device=None, **kwargs) -> 'DataLoaders':
+        "The `DataLoaders` that `dblock` makes from `source`."
+        return dblock.dataloaders(source, path=path, bs=bs, val_bs=val_bs, shuffle=shuffle, device=device, **kwargs)
+
     def __repr__(self): return f"DataLoaders({', '.join(repr(o) for o in self.loaders)}, path={str(self.path)!r}, device={self.device})"
 
 # %% ../../nbs/04_data.core.ipynb #0dbca1a9
@@ -315,6 +325,7 @@ def _view(p:Pipeline, split_idx) -> Pipeline:
     res.split_idx = split_idx
     return res
 
+# %% ../../nbs/04_data.core.ipynb #21a79320
 _fname_types = (str, os.PathLike)
 
 def _is_a(x, t) -> bool:
@@ -323,6 +334,8 @@ def _is_a(x, t) -> bool:
     ts = t if isinstance(t, tuple) else (t,)
     return isinstance(x, _fname_types) and any(isinstance(o, type) and issubclass(o, _fname_types) for o in ts)
 
+# %% ../../nbs/04_data.core.ipynb #934c009f
+# one class; most of its length is the documented arguments of `dataloaders`
 class FilteredBase:
     "Subsets from `splits` and `dataloaders`, shared by `TfmdLists` and `Datasets`."
     _dl_type, _dbunch_type = None, None  # set below to `TfmdDL`, `DataLoaders`
@@ -372,6 +385,8 @@ class FilteredBase:
         dls = [dl] + [dl.new(self.subset(i), **merge(kwargs, val_def, val_kwargs, dl_kwargs[i])) for i in range(1, self.n_subsets)]
         return self._dbunch_type(*dls, path=path, device=device)
 
+# %% ../../nbs/04_data.core.ipynb #71349282
+# one class; its methods are tested in the cells below
 class TfmdLists(FilteredBase, GetAttr):
     "A list of `items` put through the `Pipeline` `tfms` lazily, with subsets from `splits`."
     _default = 'tfms'
@@ -450,6 +465,7 @@ class TfmdLists(FilteredBase, GetAttr):
         return compose_tfms(x, tfms=self.tfms.fs[self.infer_idx(x):], split_idx=self.split_idx)
 
 # %% ../../nbs/04_data.core.ipynb #a8e36c34
+# one class; tested in the sections below
 class Datasets(FilteredBase):
     "Tuples made by running several pipelines of transforms on the same `items`, with subsets from `splits`."
     def __init__(self, items=None,      # the raw items
@@ -515,6 +531,7 @@ class Datasets(FilteredBase):
         finally:
             for tl, o in zip(self.tls, old): tl.tfms.split_idx = o
 
+# %% ../../nbs/04_data.core.ipynb #2e1876a1
 FilteredBase._dl_type, FilteredBase._dbunch_type = TfmdDL, DataLoaders
 
 # %% ../../nbs/04_data.core.ipynb #6dad99b5

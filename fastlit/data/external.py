@@ -75,6 +75,7 @@ def is_url(x) -> bool:
     return isinstance(x, str) and re.match(r'^[A-Za-z][A-Za-z0-9+.-]*://', x) is not None
 
 # %% ../../nbs/05_data.external.ipynb #0b04cbd6
+# one class of constants (fastai's data set addresses) and its `path` method
 class URLs:
     "Addresses of the fastai data sets and pretrained weights, under the names fastai users type."
     MDL    = 'http://files.fast.ai/models/'
@@ -210,6 +211,7 @@ def _copy_stream(response, f, url, show_progress):
     if total and done != total: raise OSError(f"connection closed after {done:,} of {total:,} bytes")
     return done
 
+# %% ../../nbs/05_data.external.ipynb #5546791c
 def download_url(url:str, # what to fetch
                  dest:str|Path, # file to write
                  digest:str|None=None, # expected `'sha256:<hex>'`/`'md5:<hex>'`; default: `CHECKSUMS.get(url)`
@@ -246,6 +248,7 @@ def _unsafe_name(name:str) -> bool:
     name = name.replace('\\', '/')
     return name.startswith('/') or re.match(r'^[A-Za-z]:', name) is not None or '..' in name.split('/')
 
+# %% ../../nbs/05_data.external.ipynb #433b99d0
 def _check_tar_member(archive, m:tarfile.TarInfo):
     "Raise unless tar member `m` would land, and point, inside the extraction folder."
     why = None
@@ -258,6 +261,7 @@ def _check_tar_member(archive, m:tarfile.TarInfo):
     if why: raise ValueError(f"{archive}: refusing to extract member {m.name!r}: {why}. "
                              "The archive is broken or malicious; nothing was extracted.")
 
+# %% ../../nbs/05_data.external.ipynb #bc71133e
 _DECOMPRESSORS = {b'\x1f\x8b': gzip.open, b'BZh': bz2.open, b'\xfd7zXZ\x00': lzma.open}  # magic bytes -> opener
 
 class _LastRead:
@@ -285,6 +289,7 @@ def _untar(archive:Path, dest:Path):
             f"the archive ends early, after member {last!r}, without its end-of-archive marker")
         while stream.read(1 << 20): pass  # read a compressed stream to its end, which checks its length and CRC
 
+# %% ../../nbs/05_data.external.ipynb #3600e709
 def _unpack(archive:Path, dest:Path):
     "Extract every member of `archive` into the existing folder `dest`, refusing unsafe members."
     if zipfile.is_zipfile(archive):
@@ -296,6 +301,7 @@ def _unpack(archive:Path, dest:Path):
             z.extractall(dest)
     else: _untar(archive, dest)
 
+# %% ../../nbs/05_data.external.ipynb #8295a681
 def extract_archive(archive:str|Path, # a .tgz, .tar.gz, .tar.bz2, .tar.xz, .tar or .zip file
                     dest:str|Path, # folder to create with the archive's content
                     overwrite:bool=False, # replace `dest` if it exists (otherwise it is kept as is)
@@ -371,6 +377,7 @@ def _shipped_sample(url:str) -> str|None:
     "Name of the shipped sample that stands in for `url`, if there is one and its archive is installed."
     return next((name for name, (u, _) in SAMPLES.items() if u == url and (_SAMPLES_DIR/f'{name}.tgz').exists()), None)
 
+# %% ../../nbs/05_data.external.ipynb #e56ac16a
 def untar_data(url:str|Path, # URL of an archive (e.g. `URLs.PETS`), or the path of a local archive
                archive:str|Path|None=None, # folder for the downloaded archive; default: the config's `archive`
                data:str|Path|None=None, # folder to extract into; default: the config's folder for `c_key`

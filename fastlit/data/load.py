@@ -35,12 +35,14 @@ def _stack(t:list) -> torch.Tensor:
                            f"resize item transform, or pass your own `create_batch`.") from e
     return retain_type(res, b)
 
+# %% ../../nbs/03_data.load.ipynb #e2d5be65
 def _rebuild(b, res:list):
     "A container of `b`'s type holding `res`, falling back to a plain tuple or list."
     if isinstance(b, tuple) and hasattr(b, '_fields'): return type(b)(*res)  # named tuple
     try: return type(b)(res)
     except TypeError: return tuple(res) if isinstance(b, tuple) else list(res)
 
+# %% ../../nbs/03_data.load.ipynb #d136e41e
 def fa_collate(t:list):
     "Collate a list of items into a batch, keeping tensor subclasses and container types."
     if not len(t): raise ValueError("fa_collate: got no items to collate.")
@@ -61,6 +63,7 @@ def fa_collate(t:list):
     raise TypeError(f"fa_collate: can't batch items of type {type(b).__name__}. Add a transform that turns them into "
                     f"tensors (or numbers), or pass your own `create_batch`.")
 
+# %% ../../nbs/03_data.load.ipynb #3354c02f
 def fa_convert(t):
     "Convert numpy arrays in (possibly nested) `t` to tensors without batching, keeping tensor and container types."
     if isinstance(t, torch.Tensor): return t
@@ -151,6 +154,7 @@ class _StreamFetcher(tud.IterableDataset):
                 yield b
         except Exception as e: yield _WorkerError(e)
 
+# %% ../../nbs/03_data.load.ipynb #4637ef00
 def _check_sendable(b):
     "Raise a clear error if a batch holds a type a worker can't send back (pickle would fail in a background thread)."
     if isinstance(b, (list, tuple)): return [_check_sendable(o) for o in b]
@@ -160,6 +164,7 @@ def _check_sendable(b):
         raise TypeError(f"A batch holds a {type(b).__qualname__}, which a worker process can't send back ({e}). Define "
                         f"that class at the top level of an importable module, or use num_workers=0.") from None
 
+# %% ../../nbs/03_data.load.ipynb #157b2409
 def _worker_init(worker_id:int):
     "Set up a worker process: one thread for torch ops, then the loader's `wif` hook."
     torch.set_num_threads(1)
@@ -180,6 +185,8 @@ def _identity(b): return b
 _hook_names = ('wif', 'before_iter', 'after_item', 'before_batch', 'after_batch', 'after_iter', 'create_batches',
                'create_item', 'create_batch', 'retain', 'get_idxs', 'sample', 'shuffle_fn', 'do_batch')
 
+# %% ../../nbs/03_data.load.ipynb #51376d25
+# one class; its methods are shown and tested one by one below
 class DataLoader(GetAttr):
     "Batches from `dataset`, built by overridable hooks, in worker processes if asked, moved to `device`."
     _default = 'dataset'

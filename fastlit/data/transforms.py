@@ -89,6 +89,7 @@ def RandomSplitter(valid_pct:float=0.2, seed:int|None=None) -> Callable:
         return idxs[cut:], idxs[:cut]
     return _inner
 
+# %% ../../nbs/06_data.transforms.ipynb #420d7953
 def TrainTestSplitter(test_size:float=0.2, random_state:int|None=None, stratify=None, train_size=None, shuffle:bool=True) -> Callable:
     "Split items with scikit-learn's `train_test_split` (stratified when `stratify` holds the labels)."
     def _inner(o):
@@ -97,6 +98,7 @@ def TrainTestSplitter(test_size:float=0.2, random_state:int|None=None, stratify=
                                 train_size=train_size, shuffle=shuffle)
     return _inner
 
+# %% ../../nbs/06_data.transforms.ipynb #0602f880
 def IndexSplitter(valid_idx) -> Callable:
     "Put the items at `valid_idx` in validation, the rest in training."
     def _inner(o):
@@ -107,6 +109,7 @@ def IndexSplitter(valid_idx) -> Callable:
         return [i for i in range(len(o)) if i not in vs], valid
     return _inner
 
+# %% ../../nbs/06_data.transforms.ipynb #6890fbd3
 def EndSplitter(valid_pct:float=0.2, valid_last:bool=True) -> Callable:
     "Put the last (or first, if not `valid_last`) `valid_pct` of the items in validation."
     def _inner(o):
@@ -130,6 +133,7 @@ def MaskSplitter(mask) -> Callable:
         return np.flatnonzero(~m).tolist(), np.flatnonzero(m).tolist()
     return _inner
 
+# %% ../../nbs/06_data.transforms.ipynb #fbcaeb4a
 def _grandparent_idxs(items, name) -> list:
     "Indices of the items whose grandparent folder is named `name` (or one of `name`)."
     names = set(listify(name))
@@ -146,12 +150,14 @@ def GrandparentSplitter(train_name:str='train', valid_name:str='valid') -> Calla
         return train, valid
     return _inner
 
+# %% ../../nbs/06_data.transforms.ipynb #61d0f389
 def FileSplitter(fname) -> Callable:
     "Put the items whose file names are listed (one per line) in the text file `fname` in validation."
     valid = set(Path(fname).read_text().split())
     def _inner(o): return FuncSplitter(lambda x: Path(x).name in valid)(o)
     return _inner
 
+# %% ../../nbs/06_data.transforms.ipynb #569189c9
 def ColSplitter(col='is_valid', on=None) -> Callable:
     "Split the rows of a DataFrame by column `col`: true (or equal to `on`) means validation."
     def _inner(o):
@@ -193,6 +199,7 @@ class RegexLabeller:
         if res is None: raise ValueError(f"RegexLabeller: pattern {self.pat.pattern!r} does not match {s!r}")
         return res.group(1)
 
+# %% ../../nbs/06_data.transforms.ipynb #ba8b0c74
 class ColReader(DisplayedTransform):
     "Read `cols` of a DataFrame row, adding `pref` and `suff`, and splitting on `label_delim` if given."
     def __init__(self, cols, pref:str='', suff:str='', label_delim:str|None=None):
@@ -204,6 +211,7 @@ class ColReader(DisplayedTransform):
         else: o = getattr(r, c) if c in getattr(r, '_fields', ()) else r[c]
         if o is None or o is pd.NA or (isinstance(o, float) and o != o):
             row = getattr(r, 'name', getattr(r, 'Index', None))
+            if isinstance(row, np.integer): row = int(row)   # `row 3`, not `row np.int64(3)`
             raise ValueError(f"ColReader: column {c!r} is empty (NaN) in row {row!r}. Drop or fill the rows with missing "
                              f"values first, e.g. `df.dropna(subset=[{c!r}])`.")
         if len(self.pref) == 0 and len(self.suff) == 0 and self.label_delim is None: return o
@@ -215,6 +223,7 @@ class ColReader(DisplayedTransform):
         if len(self.cols) == 1: return self._do_one(o, self.cols[0])
         return L(self._do_one(o, c) for c in self.cols)
 
+# %% ../../nbs/06_data.transforms.ipynb #5bdc665a
 def _apply_to_attr(f:Callable, attr:str, o): return f(getattr(o, attr))
 
 def using_attr(f:Callable, attr:str) -> Callable:
@@ -239,6 +248,7 @@ class CategoryMap(L):
     def map_ids(self, ids): return [self[i] for i in ids]
     def __eq__(self, b): return list(self) == list(b)
 
+# %% ../../nbs/06_data.transforms.ipynb #17c3d88c
 class Category(str):
     "A decoded category label that shows itself as a plot title."
     def show(self, ctx=None, **kwargs): return show_title(str(self), ctx=ctx, **kwargs)
@@ -248,6 +258,7 @@ class MultiCategory(L):
     def show(self, ctx=None, sep=';', color='black', **kwargs):
         return show_title(sep.join(self.map(str)), ctx=ctx, color=color, **kwargs)
 
+# %% ../../nbs/06_data.transforms.ipynb #1549da43
 def _is_missing(o) -> bool: return o is None or o is pd.NA or (isinstance(o, float) and o != o)
 
 def _check_labels(name:str, vocab, labels):
@@ -270,6 +281,7 @@ def _unseen(name, label, vocab):
     return KeyError(f"{name}: label {label!r} was not seen when the vocabulary was built (vocab: {preview}). "
                     "Check the labelling function, or pass `vocab=` with every class (add_na=True maps unknowns to '#na#').")
 
+# %% ../../nbs/06_data.transforms.ipynb #63e55be5
 class Categorize(DisplayedTransform):
     "Map a label to its index in `vocab` (learned from the training labels at setup unless given)."
     loss_func, order = CrossEntropyLossFlat(), 1
@@ -291,6 +303,7 @@ class Categorize(DisplayedTransform):
             raise TypeError(f"Categorize: label {o!r} of type {type(o).__name__} cannot be looked up (it is unhashable)") from None
     def decodes(self, o): return Category(self.vocab[int(o)])
 
+# %% ../../nbs/06_data.transforms.ipynb #c688ac52
 class MultiCategorize(Categorize):
     "Map a list of labels to their indices in `vocab` (learned from the training labels at setup unless given)."
     loss_func, order = BCEWithLogitsLossFlat(), 1
@@ -309,6 +322,7 @@ class MultiCategorize(Categorize):
         return TensorMultiCategory([self.vocab.o2i[x] for x in o])
     def decodes(self, o): return MultiCategory([self.vocab[int(i)] for i in o])
 
+# %% ../../nbs/06_data.transforms.ipynb #947e9185
 def one_hot(x, c:int) -> TensorBase:
     "A float one-hot vector of length `c` with ones at the indices in `x`."
     res = torch.zeros(c, dtype=torch.float)
@@ -319,6 +333,7 @@ def one_hot_decode(x, vocab=None) -> L:
     "The indices (or `vocab` entries) where the one-hot vector `x` is set."
     return L(vocab[i] if vocab else i for i, o in enumerate(x) if o == 1)
 
+# %% ../../nbs/06_data.transforms.ipynb #b8e0a824
 class OneHotEncode(DisplayedTransform):
     "Turn a `TensorMultiCategory` of indices into a one-hot float vector of length `c`."
     order = 2
@@ -330,6 +345,7 @@ class OneHotEncode(DisplayedTransform):
     def encodes(self, o:TensorMultiCategory): return TensorMultiCategory(one_hot(o, self.c))
     def decodes(self, o:TensorMultiCategory): return TensorMultiCategory(torch.nonzero(o == 1).flatten())
 
+# %% ../../nbs/06_data.transforms.ipynb #a9e34c6c
 class EncodedMultiCategorize(Categorize):
     "Pass through multi-label targets that are already one-hot encoded, decoding them with `vocab`."
     loss_func, order = BCEWithLogitsLossFlat(), 1
@@ -355,6 +371,7 @@ class ToTensor(Transform):
     "Turn an item into its tensor type (types register their own `encodes`)."
     order = 5
 
+# %% ../../nbs/06_data.transforms.ipynb #28c6c4f5
 class IntToFloatTensor(DisplayedTransform):
     "Turn byte images into floats in [0, 1] (dividing by `div`) and masks into long class indices (dividing by `div_mask`)."
     order = 10
@@ -363,11 +380,13 @@ class IntToFloatTensor(DisplayedTransform):
     def encodes(self, o:TensorMask): return (o.long() // self.div_mask) if self.div_mask != 1 else o.long()
     def decodes(self, o:TensorImage): return ((o.clamp(0., 1.) * self.div).round()).to(torch.uint8) if self.div else o
 
+# %% ../../nbs/06_data.transforms.ipynb #66d77b25
 def broadcast_vec(dim:int, ndim:int, *t, device=None) -> list:
     "Each of `t` as a tensor shaped to broadcast along dimension `dim` of an `ndim`-d tensor."
     v = [1] * ndim; v[dim] = -1
     return [torch.as_tensor(o, dtype=torch.float, device=device).view(*v) for o in t]
 
+# %% ../../nbs/06_data.transforms.ipynb #c3696eca
 class Normalize(DisplayedTransform):
     "Normalize image batches per channel with `mean` and `std` (learned from a batch at setup when not given)."
     parameters, order = ['mean', 'std'], 99
@@ -393,6 +412,7 @@ class Normalize(DisplayedTransform):
         m, s = self._stats(x)
         return x * s + m
 
+# %% ../../nbs/06_data.transforms.ipynb #35541c01
 imagenet_stats = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 cifar_stats = ([0.491, 0.482, 0.447], [0.247, 0.243, 0.261])
 mnist_stats = ([0.131], [0.308])

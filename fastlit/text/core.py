@@ -7,6 +7,7 @@ from __future__ import annotations
 import html, io, itertools, json, hashlib, os, re, warnings, pickle
 import multiprocessing as mp
 from collections import Counter
+from operator import itemgetter
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -82,6 +83,17 @@ def replace_space(t:str) -> str:
 text_proc_rules = [fix_html, replace_rep, replace_wrep, spec_add_spaces, rm_useless_spaces, replace_all_caps,
                    replace_maj, lowercase]  # the default rules, in fastai's order
 
+# %% ../../nbs/40_text.core.ipynb #5942dd23
+_re_case = re.compile(r'(\s|^)(?:([A-Z]+[^a-z\s]*)|([A-Z][^A-Z\s]*))(?=(\s|$))')
+def _case(m):
+    space, up, maj = m.groups()[:3]
+    w = ifnone(up, maj)
+    tok = ((f'{TK_UP} ' if up is not None else f'{TK_MAJ} ') if len(w) > 1 else '')
+    return f"{space}{tok}{w.lower()}"
+def _replace_case(t:str) -> str:
+    "`replace_all_caps` then `replace_maj`, in one pass."
+    return _re_case.sub(_case, t)
+
 # %% ../../nbs/40_text.core.ipynb #1d0f7502
 class BaseTokenizer:
     "Split each text on `split_char`: for texts already tokenized."
@@ -128,14 +140,32 @@ class HFWordTokenizer:
             self._tok = getattr(pts, self._pres[self.pre])().pre_tokenize_str
         return self._tok
     def __call__(self, items):
-        split = self._split()
-        for t in items: yield [w for w, _ in split(t)]
+        split, word = self._split(), itemgetter(0)
+        for t in items: yield list(map(word, split(t)))        # the words, without their offsets
     def __getstate__(self): return {**self.__dict__, '_tok': None}   # rebuilt in each worker
     def __repr__(self): return f"HFWordTokenizer(lang={self.lang!r}, pre={self.pre!r})"
 
 WordTokenizer = HFWordTokenizer
 
-# %% ../../nbs/40_text.core.ipynb #0068b199
+# %% ../../nbs/40_text.core.ipynb #a4bedd2c
+def _sp_vocab_sz(texts, max_vocab_sz:int) -> int:
+    "A quarter of the number of distinct words, rounded up to a multiple of 8 (at least 32, at most `max_vocab_sz`)."
+    n = len(set(w for t in texts for w in t.split())) // 4
+    return min(max_vocab_sz, max(-(-n // 8) * 8, 32))
+
+def _train_sentencepiece(texts, cache_dir:Path, vocab_sz:int, char_coverage:float, model_type:str, special_toks) -> Path:
+    "Train a SentencePiece model on `texts` into `cache_dir/spm.model`, the special tokens kept whole; its path."
+    import sentencepiece as spm
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    raw = cache_dir/'texts.out'
+    raw.write_text('\n'.join(t.replace('\n', ' ') for t in texts), encoding='utf8')
+    spm.SentencePieceTrainer.Train(input=str(raw), vocab_size=vocab_sz, model_prefix=str(cache_dir/'spm'),
+        character_coverage=char_coverage, model_type=model_type, unk_id=len(special_toks), pad_id=-1, bos_id=-1,
+        eos_id=-1, minloglevel=2, user_defined_symbols=['\u2581' + s for s in special_toks], hard_vocab_limit=False)
+    raw.unlink()
+    return cache_dir/'spm.model'
+
+# %% ../../nbs/40_text.core.ipynb #0492f212
 class SentencePieceTokenizer:
     "SentencePiece sub-word tokenizer for `lang`, trained on the texts at `setup` unless `sp_model` is given."
     def __init__(self, lang:str='en', special_toks=None, sp_model=None, vocab_sz:int=None, max_vocab_sz:int=30000,
@@ -147,24 +177,11 @@ class SentencePieceTokenizer:
         self.special_toks = list(ifnone(special_toks, text_spec_tok))
         self._sp = None
 
-    def _get_vocab_sz(self, texts) -> int:
-        "A quarter of the number of distinct words, rounded up to a multiple of 8 (at most `max_vocab_sz`)."
-        n = len(set(w for t in texts for w in t.split())) // 4
-        return min(self.max_vocab_sz, max(-(-n // 8) * 8, 32))
-
     def train(self, texts) -> Path:
         "Train a SentencePiece model on `texts`; the path of the model."
-        import sentencepiece as spm
         texts = list(texts)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        raw = self.cache_dir/'texts.out'
-        raw.write_text('\n'.join(t.replace('\n', ' ') for t in texts), encoding='utf8')
-        spm.SentencePieceTrainer.Train(input=str(raw), vocab_size=ifnone(self.vocab_sz, self._get_vocab_sz(texts)),
-            model_prefix=str(self.cache_dir/'spm'), character_coverage=self.char_coverage, model_type=self.model_type,
-            unk_id=len(self.special_toks), pad_id=-1, bos_id=-1, eos_id=-1, minloglevel=2,
-            user_defined_symbols=['\u2581' + s for s in self.special_toks], hard_vocab_limit=False)
-        raw.unlink()
-        return self.cache_dir/'spm.model'
+        vocab_sz = ifnone(self.vocab_sz, _sp_vocab_sz(texts, self.max_vocab_sz))
+        return _train_sentencepiece(texts, self.cache_dir, vocab_sz, self.char_coverage, self.model_type, self.special_toks)
 
     def setup(self, items, rules=None):
         "Train the model on `items` (after `rules`) unless it exists."
@@ -183,14 +200,24 @@ class SentencePieceTokenizer:
 
 SubwordTokenizer = SentencePieceTokenizer
 
-# %% ../../nbs/40_text.core.ipynb #90ea0c78
+# %% ../../nbs/40_text.core.ipynb #c0fd9be5
+def _fuse_rules(rules:list) -> list:
+    "`rules` with each `replace_all_caps` directly followed by `replace_maj` done in one pass (`_replace_case`)."
+    res = []
+    for r in rules:
+        if r is replace_maj and res and res[-1] is replace_all_caps: res[-1] = _replace_case
+        else: res.append(r)
+    return res
+
 def _apply_rules(rules):
     "One function applying every rule in turn."
+    rules = _fuse_rules(list(rules))
     def _f(t):
         for r in rules: t = r(t)
         return t
     return _f
 
+# %% ../../nbs/40_text.core.ipynb #bcb53392
 class TokenizeWithRules:
     "Apply `rules` to each text then `tok`; `post_rules` to each token list."
     def __init__(self, tok, rules=None, post_rules=None):
@@ -205,7 +232,7 @@ def tokenize1(text:str, tok=None, rules=None, post_rules=None) -> list:
     "The tokens of one `text`."
     return next(iter(TokenizeWithRules(ifnone(tok, WordTokenizer()), rules, post_rules)([text])))
 
-# %% ../../nbs/40_text.core.ipynb #ea367754
+# %% ../../nbs/40_text.core.ipynb #3c452c62
 class TokenizationError(RuntimeError):
     "Tokenizing one of the texts failed; the message names its index."
 
@@ -232,10 +259,25 @@ def _tokenize_range(func, texts, start:int, progress=None, chunk:int=0) -> list:
             except Exception as e1: raise TokenizationError(_fail_msg(start + i, t, e1)) from e1
         raise TokenizationError(_fail_msg(progress[chunk] if progress is not None else start, '', e)) from e
 
-def _tok_chunk(chunk:int, start:int, texts:list) -> list:
-    "Tokenize one chunk in a worker process."
+# %% ../../nbs/40_text.core.ipynb #d30176a5
+def _pack(toks:list):
+    "Token lists as one string and their lengths: sent between processes several times faster than lists of strings."
+    lens = [len(t) for t in toks]
+    n, s = sum(lens), '\x00'.join(itertools.chain.from_iterable(toks))
+    return toks if n == 0 or s.count('\x00') != n - 1 else (s, lens)   # as lists if a token holds the separator
+
+def _unpack(res) -> list:
+    "The token lists `_pack` packed."
+    if not isinstance(res, tuple): return res
+    flat, out, i = res[0].split('\x00'), [], 0
+    for n in res[1]: out.append(flat[i:i+n]); i += n
+    return out
+
+# %% ../../nbs/40_text.core.ipynb #7f04fe4e
+def _tok_chunk(chunk:int, start:int, texts:list):
+    "Tokenize one chunk in a worker process; the tokens packed."
     _worker['pids'][chunk] = os.getpid()
-    return _tokenize_range(_worker['func'], texts, start, _worker['progress'], chunk)
+    return _pack(_tokenize_range(_worker['func'], texts, start, _worker['progress'], chunk))
 
 # %% ../../nbs/40_text.core.ipynb #10a913c6
 def _chunks(n:int, n_workers:int, chunksize=None) -> list:
@@ -296,13 +338,13 @@ def parallel_tokenize(items,                 # texts (strings)
     try:
         futs = [ex.submit(_tok_chunk, k, s, items[s:e]) for k, (s, e) in enumerate(chunks)]
         for (s, _), fut in zip(chunks, futs):
-            try: res = fut.result()
+            try: res = _unpack(fut.result())
             except BrokenProcessPool as e: raise _died(procs, chunks, progress, pids, items) from e
             yield from enumerate(res, s)
         graceful = True
     finally: _close_pool(ex, procs, graceful)
 
-# %% ../../nbs/40_text.core.ipynb #2e9d592e
+# %% ../../nbs/40_text.core.ipynb #04d0e890
 def _check_texts(texts, what:str='texts', index=None) -> list:
     "The texts as a list of `str`; missing (NaN, `None`) or empty ones are an error naming how many and the first."
     texts = list(texts)
@@ -317,6 +359,7 @@ def _check_texts(texts, what:str='texts', index=None) -> list:
                          f"{first!r} ({texts[bad[0]]!r}). Drop them (e.g. `df.dropna(subset=[col])`) or fill them in.")
     return texts
 
+# %% ../../nbs/40_text.core.ipynb #90e99ac2
 def _fn_key(f) -> str:
     "A fingerprint of a function: its name and its code (so an edited rule changes the key)."
     code = getattr(f, '__code__', None)
@@ -378,7 +421,7 @@ def tokenize_df(df,                       # the DataFrame
     res[f'{tok_text_col}_length'] = [len(t) for t in toks]
     return res, Counter(itertools.chain.from_iterable(toks))
 
-# %% ../../nbs/40_text.core.ipynb #e1fbe29a
+# %% ../../nbs/40_text.core.ipynb #948eafa6
 def tokenize_csv(fname,                  # CSV file
                  text_cols,              # name(s) of the text columns
                  outname=None,           # where to write (default `fname` with `_tok` added)
@@ -402,6 +445,7 @@ def tokenize_csv(fname,                  # CSV file
     with open(outname.parent/f'{outname.stem}_counter.pkl', 'wb') as f: pickle.dump(cnt, f)
     return cnt
 
+# %% ../../nbs/40_text.core.ipynb #007887d4
 def load_tokenized_csv(fname):
     "The DataFrame (tokens as lists) and `Counter` written by `tokenize_csv`."
     import pandas as pd
@@ -468,8 +512,25 @@ class TitledStr(str):
         "The first `n` words."
         return TitledStr(' '.join(self.split(' ')[:n]))
 
-# %% ../../nbs/40_text.core.ipynb #63fcab2c
-class Tokenizer(Transform):
+# %% ../../nbs/40_text.core.ipynb #771adea6
+def _row_text(o, text_cols=None, mark_fields:bool=None):
+    "The text of an item: a string, a file's content, or a row's `text_cols` joined (each opened by `xxfld i` if marked)."
+    if isinstance(o, str): return o
+    if isinstance(o, Path): return o.read_text(encoding='utf8')
+    if hasattr(o, 'index') and text_cols is not None:
+        texts, mark = [o[c] for c in text_cols], ifnone(mark_fields, len(text_cols) > 1)
+        if len(texts) == 1 and not mark: return texts[0]
+        return ' '.join((f'{FLD} {i+1} ' if mark else '') + str(t) for i, t in enumerate(texts))
+    return o
+
+def _folder_stats(out:Path) -> tuple:
+    "The `Counter` of the tokens and the lengths of the files stored with the tokenized folder `out`."
+    with open(out/fn_counter_pkl, 'rb') as f: counter = pickle.load(f)
+    with open(out/fn_lengths_pkl, 'rb') as f: lengths = pickle.load(f)
+    return counter, lengths
+
+# %% ../../nbs/40_text.core.ipynb #6278bcd6
+class Tokenizer(Transform):   # one transform: constructors, setup and encodes read together
     "Tokenize texts with `rules` then `tok`; its setup tokenizes every text of the data at once, in worker processes."
     input_types = (str, list, L, tuple, Path)
     def __init__(self, tok=None, rules=None, counter=None, lengths=None, mode:str=None, sep:str=' ', n_workers:int=None,
@@ -491,30 +552,14 @@ class Tokenizer(Transform):
         "A `Tokenizer` reading the tokens of the files of `path` from the tokenized folder (made, or reused, now)."
         path, tok = Path(path), ifnone(tok, WordTokenizer())
         out = tokenize_folder(path, tok=tok, rules=rules, **kwargs)
-        with open(out/fn_counter_pkl, 'rb') as f: counter = pickle.load(f)
-        with open(out/fn_lengths_pkl, 'rb') as f: lengths = pickle.load(f)
-        res = cls(tok, rules, counter=counter, lengths=lengths, mode='folder')
+        res = cls(tok, rules, *_folder_stats(out), mode='folder')
         res.path, res.output_dir = path, out
         return res
-
-    def _text(self, o):
-        "The text of an item: a string, a file's content, or a row's text columns joined."
-        if isinstance(o, str): return o
-        if isinstance(o, Path): return o.read_text(encoding='utf8')
-        if hasattr(o, 'index') and self.text_cols is not None:
-            texts = [o[c] for c in self.text_cols]
-            if len(texts) == 1 and not self.mark_fields: return texts[0]
-            return ' '.join((f'{FLD} {i+1} ' if ifnone(self.mark_fields, len(texts) > 1) else '') + str(t) for i, t in enumerate(texts))
-        return o
-
-    def _tokens(self, t:str) -> list:
-        res = self._memo.get(t)
-        return res if res is not None else tokenize1(t, self.tok, self.rules)
 
     def setups(self, dsets):
         "Tokenize every text of `dsets` at once (in worker processes), keep the tokens and count them."
         if dsets is None or self.mode == 'folder': return
-        texts = [self._text(o) for o in dsets]
+        texts = [_row_text(o, self.text_cols, self.mark_fields) for o in dsets]
         if not texts or all(isinstance(t, (list, L)) for t in texts): return       # empty, or already tokenized
         texts = _check_texts(texts)
         toks = tokenize_texts(texts, n_workers=self.n_workers, rules=self.rules, tok=self.tok, mp_context=self.mp_context,
@@ -522,14 +567,15 @@ class Tokenizer(Transform):
         self._memo.update(zip(texts, toks))
         if self.counter is None: self.counter = Counter(itertools.chain.from_iterable(toks))
 
+    def _tokens(self, t):
+        if not isinstance(t, str): return t                                        # already tokens
+        res = self._memo.get(t)
+        return res if res is not None else tokenize1(t, self.tok, self.rules)
     def encodes(self, o:Path):
         if self.mode == 'folder' and str(o).startswith(str(self.path)):
             return (self.output_dir/o.relative_to(self.path)).read_text(encoding='utf8').split(' ')
-        return self._tokens(self._text(o))
-    def encodes(self, o:str): return self._tokens(o)
-    def encodes(self, o:object):
-        t = self._text(o)
-        return self._tokens(t) if isinstance(t, str) else t
+        return self._tokens(_row_text(o))
+    def encodes(self, o:object): return self._tokens(_row_text(o, self.text_cols, self.mark_fields))
     def decodes(self, o): return TitledStr(self.sep.join(o))
 
     def get_lengths(self, items):

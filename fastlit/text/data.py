@@ -5,6 +5,7 @@
 # %% ../../nbs/41_text.data.ipynb #75ba985b
 from __future__ import annotations
 from collections import Counter, defaultdict
+from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
@@ -40,7 +41,7 @@ def make_vocab(count:Counter,           # token counts
     vocab = (special_toks + vocab)[:max_vocab]
     return vocab + ['xxfake'] * (-len(vocab) % 8)
 
-# %% ../../nbs/41_text.data.ipynb #abd56576
+# %% ../../nbs/41_text.data.ipynb #15c2e17f
 def _check_vocab(vocab, special_toks) -> list:
     "`vocab` as a list; it must hold the special tokens, `xxunk` at 0 and `xxpad` at 1."
     vocab = list(vocab)
@@ -52,6 +53,7 @@ def _check_vocab(vocab, special_toks) -> list:
         raise ValueError(f"The vocabulary must start with {UNK!r}, {PAD!r} (indices 0 and 1), not {vocab[:2]}; build it with `make_vocab`.")
     return vocab
 
+# %% ../../nbs/41_text.data.ipynb #c82c2058
 class Numericalize(Transform):
     "Map tokens to their indices in `vocab`, learned from the tokens' counts at setup unless given."
     input_types = (list, L, tuple)
@@ -74,10 +76,17 @@ class Numericalize(Transform):
         return TensorText(torch.tensor([get(t, 0) for t in o], dtype=torch.long))
     def decodes(self, o): return L(self.vocab[i] for i in o.tolist())
 
-# %% ../../nbs/41_text.data.ipynb #edd64217
+# %% ../../nbs/41_text.data.ipynb #34b3ebfd
 def _first(o): return o[0] if isinstance(o, tuple) else o
 
-class LMDataLoader(TfmdDL):
+def _lm_shape(n_tokens:int, bs:int, seq_len:int) -> tuple:
+    "For a stream of `n_tokens` cut in `bs` rows: the row length, the number of windows and the last window's length."
+    bl = max(n_tokens - 1, 0) // bs                       # one token is kept for the last target
+    n_batches = -(-bl // seq_len)
+    return bl, n_batches, bl - (n_batches - 1) * seq_len
+
+# %% ../../nbs/41_text.data.ipynb #126826c1
+class LMDataLoader(TfmdDL):   # one loader: how it cuts the stream and how it batches it read together
     "Batches of a language model: the texts concatenated into `bs` contiguous streams cut in windows of `seq_len`."
     def __init__(self, dataset, lens=None, cache:int=2, bs:int=64, seq_len:int=72, num_workers:int=0, **kwargs):
         if seq_len < 1: raise ValueError(f"LMDataLoader: seq_len must be at least 1, not {seq_len}.")
@@ -85,10 +94,7 @@ class LMDataLoader(TfmdDL):
         self.seq_len, self.cache = seq_len, cache
         self.docs = [_first(dataset[i]).as_subclass(torch.Tensor) for i in range(len(dataset))]
         self.lens = [len(d) for d in self.docs] if lens is None else list(lens)
-        corpus = max(sum(self.lens) - 1, 0) // bs * bs
-        self.bl = corpus // bs                                   # length of each of the `bs` rows
-        self.n_batches = -(-self.bl // seq_len)
-        self.last_len = self.bl - (self.n_batches - 1) * seq_len
+        self.bl, self.n_batches, self.last_len = _lm_shape(sum(self.lens), bs, seq_len)
         super().__init__(dataset, bs=bs, num_workers=num_workers, n=self.n_batches * bs, **kwargs)
         self.stream = None
 
@@ -126,7 +132,7 @@ class LMDataLoader(TfmdDL):
         lens = self.lens if dataset is None else None
         return super().new(dataset=dataset, lens=lens, seq_len=ifnone(seq_len, self.seq_len), **kwargs)
 
-# %% ../../nbs/41_text.data.ipynb #10f9fd38
+# %% ../../nbs/41_text.data.ipynb #74ac83e2
 def _lens_padded(xs, pad_idx:int):
     "The 1-D tensors `xs` stacked into a `(n, max_len)` tensor padded at the end, and their lengths."
     lens = torch.tensor([len(x) for x in xs])
@@ -147,6 +153,7 @@ def pad_input(samples, pad_idx:int=1, pad_fields=0, pad_first:bool=False, backwa
         for i, s in enumerate(samples): samples[i] = (*s[:f], type(xs[i])(x[i]), *s[f+1:])
     return samples
 
+# %% ../../nbs/41_text.data.ipynb #92cc94c0
 def pad_chunk(x, pad_idx:int=1, pad_first:bool=True, seq_len:int=72, pad_len:int=10):
     "Pad the 1-D `x` to `pad_len`: whole chunks of `seq_len` in front (or behind), the rest behind."
     return pad_input_chunk([(x,)], pad_idx=pad_idx, pad_first=pad_first, seq_len=seq_len, pad_len=pad_len)[0][0]
@@ -174,7 +181,7 @@ class Pad_Chunk(ItemTransform):
         return pad_input_chunk(b, pad_idx=self.pad_idx, pad_first=self.pad_first, seq_len=self.seq_len)
     def decodes(self, o:TensorText): return o[o != self.pad_idx] if self.remove_pad else o
 
-# %% ../../nbs/41_text.data.ipynb #7a14a2ea
+# %% ../../nbs/41_text.data.ipynb #440dfb0e
 def _text_lengths(dataset) -> list|None:
     "The number of tokens of each text of `dataset`, read from its `Tokenizer`'s memory; `None` if there is none."
     tl = getattr(dataset, 'tls', [dataset])[0]
@@ -185,6 +192,7 @@ def _text_lengths(dataset) -> list|None:
     items = tl.items   # read by position: iterating an `L` of a DataFrame gives namedtuples, not rows
     return lens if lens is not None else [len(compose_tfms(items[i], fs[:k+1])) for i in range(len(items))]
 
+# %% ../../nbs/41_text.data.ipynb #f38c3733
 class SortedDL(TfmdDL):
     "A loader whose batches hold items of similar `sort_func` (default: length), the longest first."
     def __init__(self, dataset, sort_func=None, res=None, num_workers:int=0, **kwargs):
@@ -212,7 +220,7 @@ class SortedDL(TfmdDL):
         res = self.res.tolist() if dataset is None else None
         return super().new(dataset=dataset, sort_func=self.sort_func, res=res, **kwargs)
 
-# %% ../../nbs/41_text.data.ipynb #610fa936
+# %% ../../nbs/41_text.data.ipynb #457ab00b
 def _display(df):
     "Show `df` as a table in a notebook, else print it."
     try:
@@ -236,6 +244,7 @@ def _text_table(samples, outs=None, max_n:int=10, trunc_at:int=150) -> pd.DataFr
         rows.append(r)
     return pd.DataFrame(rows)
 
+# %% ../../nbs/41_text.data.ipynb #4ad130c5
 @typedispatch
 def show_batch(x:TensorText, y, samples, ctxs=None, max_n:int=10, trunc_at:int=150, show:bool=True, **kwargs):
     "Texts (cut after `trunc_at` tokens) and their targets, as a table."
@@ -282,7 +291,7 @@ class TextBlock(TransformBlock):
                                         output_dir=output_dir, skip_if_exists=skip_if_exists, **kwargs)
         return cls(tok_tfm, vocab=vocab, is_lm=is_lm, seq_len=seq_len, backwards=backwards, min_freq=min_freq, max_vocab=max_vocab)
 
-# %% ../../nbs/41_text.data.ipynb #9651863a
+# %% ../../nbs/41_text.data.ipynb #b603affc
 def _valid_idxs(df, valid_col, valid_pct:float, seed) -> tuple:
     "Training and validation row positions: from a boolean column, else a random split."
     if valid_col is None: return RandomSplitter(valid_pct, seed=seed)(range(len(df)))
@@ -290,21 +299,26 @@ def _valid_idxs(df, valid_col, valid_pct:float, seed) -> tuple:
     v = df[valid_col].astype(bool).to_numpy()
     return np.flatnonzero(~v).tolist(), np.flatnonzero(v).tolist()
 
-class TextDataLoaders(DataLoaders):
+def _text_tok(tok_tfm, rules=None, **kwargs) -> Tokenizer:
+    "The `Tokenizer` of a text block: `tok_tfm` itself if it is one, else a `Tokenizer` around the word tokenizer `tok_tfm`."
+    return tok_tfm if isinstance(tok_tfm, Tokenizer) else Tokenizer(tok_tfm, rules, **kwargs)
+
+# %% ../../nbs/41_text.data.ipynb #3843a7ec
+class TextDataLoaders(DataLoaders):   # one class: fastai's three constructors side by side
     "`DataLoaders` for text classification or language modelling, built in one call."
     @classmethod
     def from_df(cls, df, path='.', valid_pct:float=0.2, seed:int=None, text_col=0, label_col=1, label_delim:str=None,
                 y_block=None, text_vocab=None, is_lm:bool=False, valid_col=None, tok_tfm=None, tok_text_col:str='text',
-                seq_len:int=72, backwards:bool=False, min_freq:int=3, max_vocab:int=60000, n_workers:int=None,
-                rules=None, mp_context=None, cache_dir=None, bs:int=64, **kwargs):
+                seq_len:int=72, splitter=None, backwards:bool=False, min_freq:int=3, max_vocab:int=60000,
+                n_workers:int=None, rules=None, mp_context=None, cache_dir=None, bs:int=64, **kwargs):
         "Loaders from the texts of `df[text_col]` (and the labels of `df[label_col]` unless `is_lm`)."
         cols = [df.columns[c] if isinstance(c, int) else c for c in [text_col] + ([] if is_lm else list(L(label_col)))]
         missing = [c for c in cols if c not in df.columns]
         if missing: raise KeyError(f"TextDataLoaders.from_df: no column {missing[0]!r}; the columns are {list(df.columns)}.")
-        splits = _valid_idxs(df, valid_col, valid_pct, seed)
-        tok = Tokenizer(tok_tfm, rules, n_workers=n_workers, mp_context=mp_context, cache_dir=cache_dir)
-        blocks = [TextBlock(tok, vocab=text_vocab,
-                            is_lm=is_lm, seq_len=seq_len, backwards=backwards, min_freq=min_freq, max_vocab=max_vocab)]
+        splits = _valid_idxs(df, valid_col, valid_pct, seed) if splitter is None else splitter(df)
+        tok = _text_tok(tok_tfm, rules, n_workers=n_workers, mp_context=mp_context, cache_dir=cache_dir)
+        blocks = [TextBlock(tok, vocab=text_vocab, is_lm=is_lm, seq_len=seq_len, backwards=backwards, min_freq=min_freq,
+                            max_vocab=max_vocab)]
         if not is_lm:
             if y_block is None: y_block = MultiCategoryBlock if len(cols) > 2 or label_delim is not None else CategoryBlock
             blocks += list(L(y_block))
@@ -318,16 +332,16 @@ class TextDataLoaders(DataLoaders):
     @classmethod
     def from_csv(cls, path, csv_fname='labels.csv', header='infer', delimiter=None, **kwargs):
         "Loaders from the CSV file `path/csv_fname` (see `from_df`)."
-        from pathlib import Path
         df = pd.read_csv(Path(path)/csv_fname, header=header, delimiter=delimiter)
         return cls.from_df(df, path=path, **kwargs)
 
     @classmethod
     def from_folder(cls, path, train:str='train', valid:str='valid', valid_pct:float=None, seed:int=None, vocab=None,
-                    text_vocab=None, is_lm:bool=False, tok_tfm=None, seq_len:int=72, backwards:bool=False, bs:int=64,
-                    n_workers:int=None, rules=None, mp_context=None, **kwargs):
+                    text_vocab=None, is_lm:bool=False, tok_tfm=None, seq_len:int=72, splitter=None, backwards:bool=False,
+                    bs:int=64, n_workers:int=None, rules=None, mp_context=None, **kwargs):
         "Loaders from text files in `path/train` and `path/valid` (or a random split), labelled by their folder."
-        splitter = GrandparentSplitter(train_name=train, valid_name=valid) if valid_pct is None else RandomSplitter(valid_pct, seed=seed)
+        if splitter is None:
+            splitter = GrandparentSplitter(train_name=train, valid_name=valid) if valid_pct is None else RandomSplitter(valid_pct, seed=seed)
         blocks = [TextBlock.from_folder(path, text_vocab, is_lm, seq_len, backwards, tok=tok_tfm, rules=rules,
                                         n_workers=n_workers, mp_context=mp_context)]
         if not is_lm: blocks.append(CategoryBlock(vocab=vocab))

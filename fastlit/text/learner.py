@@ -25,7 +25,7 @@ __all__ = ['ModelResetter', 'RNNCallback', 'RNNRegularizer', 'rnn_cbs', 'match_e
            'decode_spec_tokens', 'LMLearner', 'language_model_learner', 'text_classifier_learner',
            'TextClassificationInterpretation']
 
-# %% ../../nbs/44_text.learner.ipynb #762e1dff
+# %% ../../nbs/44_text.learner.ipynb #4cbc5621
 class ModelResetter(Callback):
     "Reset the model's hidden state before each training and validation pass, and after fitting."
     def before_train(self): self.model.reset()
@@ -38,6 +38,7 @@ class RNNCallback(Callback):
         if not isinstance(self.pred, tuple): return
         self.learn.pred, self.raw_out, self.out = [o[-1] if is_listy(o) else o for o in self.pred]
 
+# %% ../../nbs/44_text.learner.ipynb #f91e04cc
 class RNNRegularizer(Callback):
     "Add `alpha` * AR (activation) and `beta` * TAR (temporal activation) regularisation to the training loss."
     order, run_valid = RNNCallback.order + 1, False
@@ -73,7 +74,7 @@ def match_embeds(old_wgts:dict,   # state dict of a language model (`0.encoder.w
     if bias is not None: old_wgts['1.decoder.bias'] = torch.where(known, bias[idx.clamp(min=0)], bias.mean())
     return old_wgts
 
-# %% ../../nbs/44_text.learner.ipynb #fa87b0e4
+# %% ../../nbs/44_text.learner.ipynb #47749476
 def _get_text_vocab(dls) -> list:
     "The text vocabulary of `dls` (the first of its vocabularies for a classifier)."
     vocab = dls.vocab
@@ -88,6 +89,7 @@ def clean_raw_keys(wgts:dict) -> dict:
             if '.'.join(t[:i] + t[i+1:]) + '_raw' in wgts: del wgts[k]
     return wgts
 
+# %% ../../nbs/44_text.learner.ipynb #9b8a4dfd
 def _load_weights(model, wgts:dict, file, prefix:str=''):
     "Load `wgts` (with `prefix` added to their keys) into `model`, naming both sizes when they do not fit."
     own = model.state_dict()
@@ -100,12 +102,24 @@ def _load_weights(model, wgts:dict, file, prefix:str=''):
                          "`text_vocab=dls_lm.vocab`, or use `load_pretrained`, which matches vocabularies.")
     model.load_state_dict(wgts)
 
-# %% ../../nbs/44_text.learner.ipynb #ded7b38d
+# %% ../../nbs/44_text.learner.ipynb #f3379f1a
 def _encoder(model):
     "The encoder (`AWD_LSTM`) of a language model or of a classifier."
     enc = model[0]
     return getattr(enc, 'module', enc)
 
+def _read_pretrained(wgts_fname, vocab_fname) -> tuple:
+    "The state dict in `wgts_fname` and the vocabulary in `vocab_fname`, refused when their sizes differ."
+    with open(vocab_fname, 'rb') as f: old_vocab = list(pickle.load(f))
+    wgts = torch.load(wgts_fname, map_location='cpu', weights_only=True)
+    if 'model' in wgts and isinstance(wgts['model'], dict): wgts = wgts['model']       # saved with the optimizer
+    n_w = wgts['0.encoder.weight'].shape[0]
+    if len(old_vocab) != n_w:
+        raise ValueError(f"{vocab_fname} holds {len(old_vocab)} tokens but the embedding in {wgts_fname} has {n_w} rows: "
+                         "pass the vocabulary saved with these weights.")
+    return wgts, old_vocab
+
+# %% ../../nbs/44_text.learner.ipynb #f926c18f
 class TextLearner(Learner):
     "A `Learner` for AWD-LSTM models: RNN callbacks (with AR `alpha`, TAR `beta`), encoder saving and pretrained loading."
     def __init__(self, dls, model, alpha:float=2., beta:float=1., moms=(0.8, 0.7, 0.8), **kwargs):
@@ -134,20 +148,14 @@ class TextLearner(Learner):
 
     def load_pretrained(self, wgts_fname, vocab_fname, model=None):
         "Load a language model's weights `wgts_fname` trained with the vocabulary `vocab_fname`, matched to this data's."
-        with open(vocab_fname, 'rb') as f: old_vocab = list(pickle.load(f))
-        wgts = torch.load(wgts_fname, map_location='cpu', weights_only=True)
-        if 'model' in wgts and isinstance(wgts['model'], dict): wgts = wgts['model']       # saved with the optimizer
-        n_w = wgts['0.encoder.weight'].shape[0]
-        if len(old_vocab) != n_w:
-            raise ValueError(f"{vocab_fname} holds {len(old_vocab)} tokens but the embedding in {wgts_fname} has {n_w} rows: "
-                             "pass the vocabulary saved with these weights.")
+        wgts, old_vocab = _read_pretrained(wgts_fname, vocab_fname)
         wgts = clean_raw_keys(match_embeds(wgts, old_vocab, _get_text_vocab(self.dls)))
         if model is None and isinstance(self.model[1], LinearDecoder): _load_weights(self.model, wgts, wgts_fname)
         else: _load_weights(_encoder(self.model), {k[2:]: v for k, v in wgts.items() if k.startswith('0.')}, wgts_fname)
         self.freeze()
         return self
 
-# %% ../../nbs/44_text.learner.ipynb #f2519781
+# %% ../../nbs/44_text.learner.ipynb #e4ff97ce
 def decode_spec_tokens(tokens:list) -> list:
     "Undo the special tokens of the rules: `xxmaj w` -> `W`, `xxup w` -> `W...`, `xxrep n c` -> `ccc`, `xxwrep n w` -> `w w w`."
     new_toks, rule, arg = [], None, None
@@ -164,6 +172,7 @@ def decode_spec_tokens(tokens:list) -> list:
             rule, arg = None, None
     return new_toks
 
+# %% ../../nbs/44_text.learner.ipynb #c34f12e2
 class LMLearner(TextLearner):
     "A `TextLearner` for language models: `predict` continues a text."
     def predict(self, text:str, n_words:int=1, no_unk:bool=True, temperature:float=1., min_p:float=None,
@@ -210,7 +219,7 @@ def _pretrained_fnames(arch, backwards:bool=False) -> list:
         f"extracted {url.split('/')[-1]}: a .pth and a .pkl), or pass `pretrained_fnames=(weights, vocab)`: the names, "
         "without extension, of a .pth and a .pkl in learn.path/learn.model_dir, or `pretrained=False` to start from scratch.")
 
-# %% ../../nbs/44_text.learner.ipynb #73af34d5
+# %% ../../nbs/44_text.learner.ipynb #5e387603
 def language_model_learner(dls, arch, config:dict=None, drop_mult:float=1., backwards:bool=False, pretrained:bool=True,
                            pretrained_fnames=None, loss_func=None, **kwargs) -> LMLearner:
     "A `LMLearner` with a language model of `arch` for `dls` (pretrained weights loaded and matched to its vocabulary)."
@@ -226,6 +235,7 @@ def language_model_learner(dls, arch, config:dict=None, drop_mult:float=1., back
     else: return learn
     return learn.load_pretrained(*fnames)
 
+# %% ../../nbs/44_text.learner.ipynb #0c51985d
 def _get_c(dls) -> int:
     "The number of outputs the targets of `dls` need."
     c = getattr(dls, 'c', None)

@@ -60,6 +60,7 @@ def to_bytes_format(im:Image.Image,
     im.save(buf, format=format)
     return buf.getvalue()
 
+# %% ../../nbs/08_vision.core.ipynb #401549bf
 @patch
 def to_thumb(self:Image.Image,
              h:int,        # maximum height
@@ -161,6 +162,7 @@ def _to_8bit(im:Image.Image) -> Image.Image:
     a = np.asarray(im).astype(np.float32)
     return Image.fromarray(np.clip(np.rint(a / 257), 0, 255).astype(np.uint8), mode='L')
 
+# %% ../../nbs/08_vision.core.ipynb #97acedb5
 class PILBase(Image.Image):
     "A PIL image that opens itself from many sources (`create`) and shows itself."
     _open_args, _show_args, _tensor_cls, _scale_floats = {'mode': 'RGB'}, {'cmap': 'viridis'}, TensorImage, True
@@ -199,6 +201,7 @@ class PILBase(Image.Image):
 
     def __repr__(self): return f"{type(self).__name__} mode={self.mode} size={self.size[0]}x{self.size[1]}"
 
+# %% ../../nbs/08_vision.core.ipynb #9da828e6
 class PILImage(PILBase):
     "An RGB image."
 
@@ -311,6 +314,8 @@ def _unscale_pnts(y:Tensor, sz) -> Tensor:
     "Points (n, 2) from [-1, 1] to pixels in an image of size `sz` (width, height)."
     return (y + 1) * torch.tensor(sz, dtype=y.dtype, device=y.device) / 2
 
+# %% ../../nbs/08_vision.core.ipynb #cacbb538
+# over 40 lines: one class, whose methods share its state and belong together
 class PointScaler(ItemTransform):
     "Scale points and boxes from pixels to [-1, 1] using their image's size; `decode` scales them back."
     order = 6
@@ -351,7 +356,7 @@ class PointScaler(ItemTransform):
         sz = ifnone(_size_of(o), img_sz)
         if sz is None: raise ValueError(f"PointScaler.decode: {type(o).__name__} of shape {tuple(o.shape)} has no `img_size` "
                                         "and no image beside it: decode it with its image, `decode((image, points))`.")
-        flat = not isinstance(o, TensorBBox) and o.shape[-1] != 2       # a model's flat output of (x, y) pairs
+        flat = not isinstance(o, TensorBBox) and (o.ndim == 1 or o.shape[-1] != 2)   # a model's flat output of (x, y) pairs
         shape = (*o.shape[:-1], -1, 2) if flat else o.shape
         return type(o)(_unscale_pnts(o.as_subclass(Tensor).reshape(-1, 2), sz).reshape(shape), img_size=sz)
 

@@ -38,6 +38,7 @@ def _axes(n:int, ctxs=None, nrows=None, ncols=None, figsize=None, per:int=1) -> 
     if per <= 2: return get_grid(n, nrows=nrows, ncols=ncols, figsize=figsize, double=per == 2)
     return get_grid(n * per, ncols=per, figsize=figsize)
 
+# %% ../../nbs/10_vision.data.ipynb #c42bbe98
 def _n_inp(x) -> int:
     "How many inputs the decoded inputs `x` hold."
     return len(x) if isinstance(x, (tuple, list)) else 1
@@ -60,6 +61,7 @@ def _show_all(parts, ax, color:str='black', **kwargs):
     for o in _parts(parts): ax = _show_part(o, ax, color=color, **kwargs)
     return ax
 
+# %% ../../nbs/10_vision.data.ipynb #9988537f
 def _redirect(td, x, y):
     "The function of `td` for `x` and the first tensor of a target made of several, if that is a more specific one."
     if not isinstance(y, tuple) or not len(y): return None
@@ -97,6 +99,7 @@ def _same(targ, pred) -> bool:
         elif t != p: return False
     return True
 
+# %% ../../nbs/10_vision.data.ipynb #a6cc5116
 @typedispatch
 def show_results(x:TensorImage, y, samples, outs, ctxs=None, max_n:int=9, nrows=None, ncols=None, figsize=None, **kwargs):
     "Images titled with their target and, on a second line, the prediction (green if right, red if wrong, for labels)."
@@ -111,6 +114,7 @@ def show_results(x:TensorImage, y, samples, outs, ctxs=None, max_n:int=9, nrows=
         res.append(_show_all(o, ax, color=color))
     return res
 
+# %% ../../nbs/10_vision.data.ipynb #0cf03e7a
 @typedispatch
 def show_results(x:TensorImage, y:TensorMask|TensorPoint, samples, outs, ctxs=None, max_n:int=9, nrows=None, ncols=1,
                  figsize=None, **kwargs):
@@ -122,6 +126,7 @@ def show_results(x:TensorImage, y:TensorMask|TensorPoint, samples, outs, ctxs=No
         _show_all(tuple(s[:n]) + tuple(o), axs[2*i + 1], **kwargs).set_title('prediction')
     return axs
 
+# %% ../../nbs/10_vision.data.ipynb #cab9af65
 @typedispatch
 def show_results(x:TensorImage, y:TensorImage, samples, outs, ctxs=None, max_n:int=9, nrows=None, ncols=None, figsize=None,
                  **kwargs):
@@ -139,6 +144,7 @@ def _from_dblock(cls, dblock:DataBlock, source, path, **kwargs):
     dls = dblock.dataloaders(source, path=path, **kwargs)
     return cls(*dls.loaders, path=dls.path, device=dls.device)
 
+# %% ../../nbs/10_vision.data.ipynb #79faa2b6
 def _check_fnames(fnames, who:str) -> L:
     "`fnames` as an `L`, refused when empty or when its first file does not exist."
     fnames = L(fnames)
@@ -149,6 +155,7 @@ def _check_fnames(fnames, who:str) -> L:
                                 "Pass full paths, e.g. `get_image_files(path)`.")
     return fnames
 
+# %% ../../nbs/10_vision.data.ipynb #46dd6d16
 def _subfolders(path:Path) -> list:
     "The names of the visible folders in `path`."
     return sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith('.'))
@@ -162,6 +169,7 @@ def _images(path:Path, folders=None, what:str='') -> L:
                          "in `image_extensions`, such as .jpg or .png). Check `path`; the images go in one folder per class.")
     return res
 
+# %% ../../nbs/10_vision.data.ipynb #34beab53
 def _split_folder_images(train, valid):
     "The `get_items` of `from_folder`: images of the `train` and `valid` folders, each `<folder>/<class>/<image>`."
     def get_split_images(path):
@@ -184,6 +192,7 @@ def _check_split_folders(path:Path, train, valid):
                                 f"(its folders: {_subfolders(path) or 'none'}). Give the names of yours with `train=` and "
                                 "`valid=`, or pass `valid_pct=0.2` to split the images at random.")
 
+# %% ../../nbs/10_vision.data.ipynb #f41ccada
 def _col_name(df:pd.DataFrame, c, arg:str):
     "Column `c` of `df` (an index or a name; a list of either) as names, refusing ones `df` lacks."
     if is_listy(c): return [_col_name(df, o, arg) for o in c]
@@ -194,6 +203,7 @@ def _col_name(df:pd.DataFrame, c, arg:str):
     if c not in df.columns: raise KeyError(f"ImageDataLoaders.from_df: {arg}={c!r} is not a column; the columns are {list(df.columns)}.")
     return c
 
+# %% ../../nbs/10_vision.data.ipynb #14778785
 class _PairPart(ItemTransform):
     "Element `i` of a (file, label) pair, the items of `from_lists`."
     def __init__(self, i:int): super().__init__(); self.i = i
@@ -203,6 +213,8 @@ def _name_label(label_func, o):
     "The label `label_func` gives the name of file `o` (a module-level function, so loaders using it pickle)."
     return label_func(Path(o).name)
 
+# %% ../../nbs/10_vision.data.ipynb #7f77a6e4
+# one class of alternative constructors; each is shown and tested in its own section below
 class ImageDataLoaders(DataLoaders):
     "`DataLoaders` for image classification, built from folders, file names, a table or lists."
     @classmethod

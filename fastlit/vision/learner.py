@@ -4,18 +4,19 @@
 
 # %% auto #0
 __all__ = ['model_meta', 'has_pool_type', 'cut_model', 'create_body', 'create_head', 'default_split', 'create_vision_model',
-           'create_timm_model', 'get_c', 'vision_learner', 'cnn_learner', 'create_unet_model', 'unet_learner',
-           'alexnet', 'convnext_base', 'convnext_large', 'convnext_small', 'convnext_tiny', 'densenet121',
-           'densenet161', 'densenet169', 'densenet201', 'efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2',
-           'efficientnet_b3', 'efficientnet_b4', 'efficientnet_b5', 'efficientnet_b6', 'efficientnet_b7',
-           'efficientnet_v2_l', 'efficientnet_v2_m', 'efficientnet_v2_s', 'mnasnet0_5', 'mnasnet0_75', 'mnasnet1_0',
-           'mnasnet1_3', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'regnet_x_16gf', 'regnet_x_1_6gf',
-           'regnet_x_32gf', 'regnet_x_3_2gf', 'regnet_x_400mf', 'regnet_x_800mf', 'regnet_x_8gf', 'regnet_y_128gf',
-           'regnet_y_16gf', 'regnet_y_1_6gf', 'regnet_y_32gf', 'regnet_y_3_2gf', 'regnet_y_400mf', 'regnet_y_800mf',
-           'regnet_y_8gf', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d',
-           'resnext101_32x8d', 'resnext101_64x4d', 'shufflenet_v2_x0_5', 'shufflenet_v2_x1_0', 'shufflenet_v2_x1_5',
-           'shufflenet_v2_x2_0', 'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg11_bn', 'vgg13', 'vgg13_bn', 'vgg16',
-           'vgg16_bn', 'vgg19', 'vgg19_bn', 'wide_resnet50_2', 'wide_resnet101_2']
+           'add_head', 'create_cnn_model', 'create_timm_model', 'TimmBody', 'get_c', 'vision_learner', 'cnn_learner',
+           'create_unet_model', 'unet_learner', 'alexnet', 'convnext_base', 'convnext_large', 'convnext_small',
+           'convnext_tiny', 'densenet121', 'densenet161', 'densenet169', 'densenet201', 'efficientnet_b0',
+           'efficientnet_b1', 'efficientnet_b2', 'efficientnet_b3', 'efficientnet_b4', 'efficientnet_b5',
+           'efficientnet_b6', 'efficientnet_b7', 'efficientnet_v2_l', 'efficientnet_v2_m', 'efficientnet_v2_s',
+           'mnasnet0_5', 'mnasnet0_75', 'mnasnet1_0', 'mnasnet1_3', 'mobilenet_v2', 'mobilenet_v3_large',
+           'mobilenet_v3_small', 'regnet_x_16gf', 'regnet_x_1_6gf', 'regnet_x_32gf', 'regnet_x_3_2gf', 'regnet_x_400mf',
+           'regnet_x_800mf', 'regnet_x_8gf', 'regnet_y_128gf', 'regnet_y_16gf', 'regnet_y_1_6gf', 'regnet_y_32gf',
+           'regnet_y_3_2gf', 'regnet_y_400mf', 'regnet_y_800mf', 'regnet_y_8gf', 'resnet18', 'resnet34', 'resnet50',
+           'resnet101', 'resnet152', 'resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d', 'shufflenet_v2_x0_5',
+           'shufflenet_v2_x1_0', 'shufflenet_v2_x1_5', 'shufflenet_v2_x2_0', 'squeezenet1_0', 'squeezenet1_1', 'vgg11',
+           'vgg11_bn', 'vgg13', 'vgg13_bn', 'vgg16', 'vgg16_bn', 'vgg19', 'vgg19_bn', 'wide_resnet50_2',
+           'wide_resnet101_2']
 
 # %% ../../nbs/21_vision.learner.ipynb #d26aef79
 import difflib, inspect, os, re, warnings
@@ -37,11 +38,10 @@ from fastcore.basics import defaults, ifnone
 from fastcore.foundation import L
 from fastcore.xtras import is_listy
 from ..torch_core import params
-from ..layers import AdaptiveConcatPool2d, Flatten, LinBnDrop, SigmoidRange, apply_init
+from ..layers import AdaptiveConcatPool2d, Flatten, LinBnDrop, SigmoidRange, apply_init, num_features_model
 from ..data.transforms import Normalize, imagenet_stats
 from ..optimizer import Adam
 from ..learner import Learner
-from ..callback.hook import num_features_model
 from .models import xresnet
 from .models.unet import DynamicUnet
 
@@ -94,6 +94,7 @@ def _update_first_layer(model:nn.Module, n_in:int, pretrained:bool):
             if conv.bias is not None: new.bias.copy_(conv.bias)
     setattr(model.get_submodule(parent) if parent else model, attr, new)
 
+# %% ../../nbs/21_vision.learner.ipynb #7373e9da
 def cut_model(model:nn.Module, cut) -> nn.Module:
     "The children of `model` before index `cut`, as an `nn.Sequential`, or `cut(model)` if `cut` is a function."
     if isinstance(cut, int):
@@ -227,6 +228,7 @@ def _timm_name(name:str) -> str:
     hint = f"; did you mean {', '.join(repr(o) for o in close)}?" if close else "."
     raise ValueError(f"Unknown timm architecture {bare!r}{hint} `timm.list_models('pattern*')` lists them.")
 
+# %% ../../nbs/21_vision.learner.ipynb #4fab612b
 def _resolve_arch(arch):
     "The function that builds `arch` (a function, or a torchvision or XResNet name), or the name of a timm architecture."
     if isinstance(arch, str):
@@ -255,6 +257,7 @@ def _weights_file(arch, weights) -> str:
         return os.path.basename(w.url)
     except Exception: return ''
 
+# %% ../../nbs/21_vision.learner.ipynb #0a3735bf
 def _build_model(arch, pretrained:bool, weights=None) -> nn.Module:
     "`arch` built with pretrained weights (torchvision's `weights`, or `pretrained=`) if asked, with a clear error offline."
     sig = inspect.signature(arch).parameters
@@ -309,6 +312,25 @@ def create_vision_model(arch,                          # architecture: function 
     model = nn.Sequential(body, head)
     if init is not None: apply_init(model[1], init)
     return model
+
+# %% ../../nbs/21_vision.learner.ipynb #4e84b6a2
+def add_head(body:nn.Module,                   # the body: gives `nf` feature maps (or vectors, with `pool=False`)
+             nf:int,                           # features coming out of the body
+             n_out:int,                        # outputs (classes)
+             init=nn.init.kaiming_normal_,     # initialisation of the head (None: keep PyTorch's)
+             head=None,                        # a head to use instead of `create_head`'s
+             **kwargs) -> nn.Sequential:       # `create_head` arguments (`concat_pool`, `lin_ftrs`, `ps`, `y_range`, ...)
+    "`nn.Sequential(body, head)`, with `create_head(nf, n_out, **kwargs)` as the head unless `head` is given."
+    if head is None: head = create_head(nf, n_out, **kwargs)
+    elif kwargs: raise TypeError(f"add_head: {', '.join(kwargs)} are `create_head` arguments, unused with `head=`.")
+    model = nn.Sequential(body, head)
+    if init is not None: apply_init(model[1], init)
+    return model
+
+def create_cnn_model(*args, **kwargs) -> nn.Sequential:
+    "The old name of `create_vision_model`."
+    warnings.warn("create_cnn_model is the old name of create_vision_model; use create_vision_model.", DeprecationWarning)
+    return create_vision_model(*args, **kwargs)
 
 # %% ../../nbs/21_vision.learner.ipynb #ea5b0b1e
 def _hf_cache(kwargs:dict) -> str:
@@ -368,6 +390,18 @@ def create_timm_model(arch:str,                     # name of a timm architectur
     if init is not None: apply_init(res[1], init)
     return res, cfg
 
+# %% ../../nbs/21_vision.learner.ipynb #e7901b41
+class TimmBody(nn.Module):
+    "A timm `model` as a body: its feature maps if a separate layer pools them (a CNN), else its pooled features."
+    def __init__(self, model:nn.Module,   # a timm model (built with `num_classes=0`)
+                 pretrained:bool=True,    # unused: the weights are the model's (kept for fastai's signature)
+                 cut=None,                # cut the model here instead (index or function, as `cut_model`)
+                 n_in:int=3):             # unused: build the model with `in_chans` (kept for fastai's signature)
+        super().__init__()
+        self.needs_pool = _timm_gives_maps(model)
+        self.model = model if cut is None else cut_model(model, cut)
+    def forward(self, x): return self.model.forward_features(x) if self.needs_pool else self.model(x)
+
 # %% ../../nbs/21_vision.learner.ipynb #3f8a4078
 def _timm_meta(cfg:dict) -> dict:
     "`model_meta` for a timm model: the default split, and its pretrained config's statistics."
@@ -424,6 +458,7 @@ def _add_norm(dls, meta:dict, pretrained:bool, n_in:int=3):
     if any(isinstance(t, Normalize) for t in fs): return
     dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
 
+# %% ../../nbs/21_vision.learner.ipynb #cff6f5e1
 def _vision_learner_for(dls, model, arch, meta:dict, n_out:int, normalize:bool, pretrained:bool, n_in:int,
                         splitter=None, **learner_kwargs) -> Learner:
     "The `Learner` for a vision `model` built on `arch`: its splitter, the data's normalisation, frozen when pretrained."
@@ -433,6 +468,7 @@ def _vision_learner_for(dls, model, arch, meta:dict, n_out:int, normalize:bool, 
     learn.arch, learn.normalize, learn.n_out, learn.pretrained = arch, normalize, n_out, pretrained
     return learn
 
+# %% ../../nbs/21_vision.learner.ipynb #a003ddcb
 def vision_learner(dls,                                # the data (`DataLoaders` of images and labels)
                    arch,                               # architecture: function (e.g. `resnet34`) or name
                    normalize:bool=True,                # add the pretraining data's normalisation to `dls`
@@ -469,6 +505,7 @@ def vision_learner(dls,                                # the data (`DataLoaders`
     return _vision_learner_for(dls, model, arch, meta, n_out, normalize=normalize, pretrained=pretrained, n_in=n_in,
                                **learner_kwargs)
 
+# %% ../../nbs/21_vision.learner.ipynb #fcd49cd5
 def cnn_learner(*args, **kwargs) -> Learner:
     "The old name of `vision_learner`."
     warnings.warn("`cnn_learner` has been renamed `vision_learner`; use that name.", DeprecationWarning)
@@ -498,6 +535,7 @@ def create_unet_model(arch,                   # architecture: function or name
     body = create_body(_build_model(arch, pretrained, weights), n_in, pretrained or weights is not None, ifnone(cut, meta['cut']))
     return DynamicUnet(body, n_out, img_size, **kwargs)
 
+# %% ../../nbs/21_vision.learner.ipynb #a80d5819
 def unet_learner(dls,                               # the data (`DataLoaders` of images and masks)
                  arch,                              # architecture of the encoder: function or name (of torchvision's or timm's)
                  normalize:bool=True,               # add the pretraining data's normalisation to `dls`

@@ -66,8 +66,15 @@ class EmbeddingDropout(Module):
         return F.embedding(words, w, ifnone(self.emb.padding_idx, -1), self.emb.max_norm, self.emb.norm_type,
                            self.emb.scale_grad_by_freq, self.emb.sparse)
 
-# %% ../../../nbs/42_text.models.awdlstm.ipynb #0cc6793a
-class AWD_LSTM(Module):
+# %% ../../../nbs/42_text.models.awdlstm.ipynb #809cdba3
+def _resize_hidden(hc:tuple, bs:int) -> tuple:
+    "The LSTM state `(h, c)`, each `(n_dir, old_bs, n)`, for batch size `bs`: new rows are zeros, extra rows dropped."
+    old = hc[0].shape[1]
+    if old < bs: return tuple(torch.cat([t, t.new_zeros(t.shape[0], bs - old, t.shape[2])], dim=1) for t in hc)
+    return tuple(t[:, :bs].contiguous() for t in hc)
+
+# %% ../../../nbs/42_text.models.awdlstm.ipynb #51911566
+class AWD_LSTM(Module):   # one model: its layers and its hidden state read together
     "AWD-LSTM: embeddings, `n_layers` LSTMs with weight dropout, dropout on embeddings, inputs and hidden states."
     initrange = 0.1
     def __init__(self, vocab_sz:int, emb_sz:int, n_hid:int, n_layers:int, pad_token:int=1, hidden_p:float=0.2,
@@ -103,25 +110,21 @@ class AWD_LSTM(Module):
         h = one_param(self).new_zeros(self.n_dir, self.bs, self._n_out(l))
         return (h, h.clone())
     def _change_hidden(self, bs:int):
-        "Resize the hidden state to batch size `bs`: new rows are zeros, extra rows dropped."
-        def _one(l):
-            h, c = self.hidden[l]
-            if self.bs < bs: return tuple(torch.cat([t, t.new_zeros(self.n_dir, bs - self.bs, t.shape[2])], dim=1) for t in (h, c))
-            return (h[:, :bs].contiguous(), c[:, :bs].contiguous())
-        self.hidden = [_one(l) for l in range(self.n_layers)]
-        self.bs = bs
+        "Resize the hidden state to batch size `bs`."
+        self.hidden, self.bs = [_resize_hidden(h, bs) for h in self.hidden], bs
 
     def reset(self):
         "Zero the hidden state (and restore the raw recurrent weights)."
         for r in self.rnns: r.reset()
         self.hidden = [self._one_hidden(l) for l in range(self.n_layers)]
 
-# %% ../../../nbs/42_text.models.awdlstm.ipynb #4a8dbb51
+# %% ../../../nbs/42_text.models.awdlstm.ipynb #68d42a55
 awd_lstm_lm_config = dict(emb_sz=400, n_hid=1152, n_layers=3, pad_token=1, bidir=False, output_p=0.1, hidden_p=0.15,
                           input_p=0.25, embed_p=0.02, weight_p=0.2, tie_weights=True, out_bias=True)
 awd_lstm_clas_config = dict(emb_sz=400, n_hid=1152, n_layers=3, pad_token=1, bidir=False, output_p=0.4, hidden_p=0.3,
                             input_p=0.4, embed_p=0.05, weight_p=0.5)
 
+# %% ../../../nbs/42_text.models.awdlstm.ipynb #ff01dc86
 def awd_lstm_lm_split(model) -> list:
     "Parameter groups of an AWD-LSTM language model: one per LSTM, then embeddings and decoder."
     enc = model[0]

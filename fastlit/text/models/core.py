@@ -22,7 +22,7 @@ _model_meta = {AWD_LSTM: {'hid_name': 'emb_sz', 'url': URLs.WT103_FWD, 'url_bwd'
                           'config_lm': awd_lstm_lm_config, 'split_lm': awd_lstm_lm_split,
                           'config_clas': awd_lstm_clas_config, 'split_clas': awd_lstm_clas_split}}
 
-# %% ../../../nbs/43_text.models.core.ipynb #7b15c4b5
+# %% ../../../nbs/43_text.models.core.ipynb #3b411cc9
 class LinearDecoder(Module):
     "A dropout then a linear layer to `n_out` (the vocabulary) from `n_hid`; its weight tied to `tie_encoder`'s if given."
     initrange = 0.1
@@ -42,6 +42,7 @@ class SequentialRNN(nn.Sequential):
         "Reset the layers' hidden states."
         for c in self.children(): getattr(c, 'reset', noop)()
 
+# %% ../../../nbs/43_text.models.core.ipynb #858091fc
 def _scaled(config:dict, drop_mult:float) -> dict:
     "`config` with every dropout (`*_p`) multiplied by `drop_mult`."
     return {k: v * drop_mult if k.endswith('_p') else v for k, v in config.items()}
@@ -57,7 +58,7 @@ def get_language_model(arch, vocab_sz:int, config:dict=None, drop_mult:float=1.)
     model = SequentialRNN(encoder, decoder)
     return model if init is None else model.apply(init)
 
-# %% ../../../nbs/43_text.models.core.ipynb #84c46214
+# %% ../../../nbs/43_text.models.core.ipynb #e94ae3f4
 def _pad_tensor(t, bs:int):
     "`t` with zero rows added up to `bs` rows."
     return torch.cat([t, t.new_zeros(bs - t.size(0), *t.shape[1:])]) if t.size(0) < bs else t
@@ -80,6 +81,7 @@ class SentenceEncoder(Module):
                 masks.append(mask[:, i: min(i + self.bptt, sl)])
         return torch.cat([_pad_tensor(o, bs) for o in outs], dim=1), torch.cat(masks, dim=1)
 
+# %% ../../../nbs/43_text.models.core.ipynb #f56dde4a
 def masked_concat_pool(output, mask, bptt:int):
     "Concatenate the output at the last token, the max and the mean over each text, leaving out the padding."
     lens = output.shape[1] - mask.long().sum(dim=1)
@@ -89,7 +91,7 @@ def masked_concat_pool(output, mask, bptt:int):
     max_pool = output.masked_fill(mask[:, :, None], -float('inf')).max(dim=1)[0]
     return torch.cat([output[torch.arange(0, output.size(0), device=output.device), last], max_pool, avg_pool], 1)
 
-# %% ../../../nbs/43_text.models.core.ipynb #b6bc5e74
+# %% ../../../nbs/43_text.models.core.ipynb #283295c9
 class PoolingLinearClassifier(Module):
     "Concat pooling then `LinBnDrop` layers of sizes `dims` with dropouts `ps` (and a `SigmoidRange` if `y_range`)."
     def __init__(self, dims:list, ps:list, bptt:int, y_range=None):
@@ -103,6 +105,7 @@ class PoolingLinearClassifier(Module):
         out, mask = input
         return self.layers(masked_concat_pool(out, mask, self.bptt)), out, out
 
+# %% ../../../nbs/43_text.models.core.ipynb #c081297d
 def get_text_classifier(arch, vocab_sz:int, n_class:int, seq_len:int=72, config:dict=None, drop_mult:float=1.,
                         lin_ftrs:list=None, ps:list=None, pad_idx:int=1, max_len:int=72*20, y_range=None) -> SequentialRNN:
     "A classifier: `arch` read by a `SentenceEncoder`, then a `PoolingLinearClassifier` to `n_class` outputs."

@@ -13,7 +13,8 @@ from fastcore.meta import delegates
 from ...torch_core import Module
 from ...layers import (ConvLayer, BatchNorm, PixelShuffle_ICNR, SelfAttention, SequentialEx, MergeLayer, ResBlock,
                             SigmoidRange, ToTensorBase, apply_init, in_channels, NormType)
-from ...callback.hook import model_sizes, hook_outputs, dummy_eval
+from ...layers import model_sizes, dummy_eval
+from ...callback.hook import hook_outputs
 
 # %% ../../../nbs/15a_vision.models.unet.ipynb #36206517
 def _size_change_idxs(sizes:list) -> list:
@@ -71,6 +72,8 @@ class ResizeToOrig(Module):
         if x.orig.shape[-2:] != x.shape[-2:]: x = F.interpolate(x, x.orig.shape[-2:], mode=self.mode)
         return x
 
+# %% ../../../nbs/15a_vision.models.unet.ipynb #962f7662
+# over 40 lines: one class, whose methods share its state and belong together
 class DynamicUnet(SequentialEx):
     "A U-Net whose decoder is built to match the feature sizes of `encoder`."
     def __init__(self, encoder:nn.Module,            # the body: an nn.Sequential, or a module returning a list of feature maps

@@ -7,7 +7,8 @@ __all__ = ['init_cnn', 'XResNet', 'xresnet18', 'xresnet34', 'xresnet50', 'xresne
            'xresnet34_deep', 'xresnet50_deep', 'xresnet18_deeper', 'xresnet34_deeper', 'xresnet50_deeper',
            'xse_resnet18', 'xse_resnet34', 'xse_resnet50', 'xse_resnet101', 'xse_resnet152', 'xresnext18', 'xresnext34',
            'xresnext50', 'xresnext101', 'xse_resnext18', 'xse_resnext34', 'xse_resnext50', 'xse_resnext101',
-           'xsenet154']
+           'xsenet154', 'xse_resnext18_deep', 'xse_resnext34_deep', 'xse_resnext50_deep', 'xse_resnext18_deeper',
+           'xse_resnext34_deeper', 'xse_resnext50_deeper']
 
 # %% ../../../nbs/11a_vision.models.xresnet.ipynb #0bd2517a
 import math
@@ -83,19 +84,27 @@ def xresnet18_deeper(pretrained:bool=False, **kwargs): "A deeper XResNet-18."; r
 def xresnet34_deeper(pretrained:bool=False, **kwargs): "A deeper XResNet-34."; return _build('xresnet34_deeper', ResBlock, 1, [3,4,6,3,1,1,1,1], pretrained, kwargs)
 def xresnet50_deeper(pretrained:bool=False, **kwargs): "A deeper XResNet-50."; return _build('xresnet50_deeper', ResBlock, 4, [3,4,6,3,1,1,1,1], pretrained, kwargs)
 
-def xse_resnet18 (pretrained:bool=False, **kwargs): "XResNet-18 with squeeze-excitation."; return _build('xse_resnet18', SEBlock, 1, [2,2,2,2], pretrained, kwargs)
-def xse_resnet34 (pretrained:bool=False, **kwargs): "XResNet-34 with squeeze-excitation."; return _build('xse_resnet34', SEBlock, 1, [3,4,6,3], pretrained, kwargs)
-def xse_resnet50 (pretrained:bool=False, **kwargs): "XResNet-50 with squeeze-excitation."; return _build('xse_resnet50', SEBlock, 4, [3,4,6,3], pretrained, kwargs)
-def xse_resnet101(pretrained:bool=False, **kwargs): "XResNet-101 with squeeze-excitation."; return _build('xse_resnet101', SEBlock, 4, [3,4,23,3], pretrained, kwargs)
-def xse_resnet152(pretrained:bool=False, **kwargs): "XResNet-152 with squeeze-excitation."; return _build('xse_resnet152', SEBlock, 4, [3,8,36,3], pretrained, kwargs)
-def xresnext18 (pretrained:bool=False, **kwargs): "XResNeXt-18 (32 groups)."; return _build('xresnext18', SEResNeXtBlock, 1, [2,2,2,2], pretrained, kwargs, reduction=None)
-def xresnext34 (pretrained:bool=False, **kwargs): "XResNeXt-34 (32 groups)."; return _build('xresnext34', SEResNeXtBlock, 1, [3,4,6,3], pretrained, kwargs, reduction=None)
-def xresnext50 (pretrained:bool=False, **kwargs): "XResNeXt-50 (32 groups)."; return _build('xresnext50', SEResNeXtBlock, 4, [3,4,6,3], pretrained, kwargs, reduction=None)
-def xresnext101(pretrained:bool=False, **kwargs): "XResNeXt-101 (32 groups)."; return _build('xresnext101', SEResNeXtBlock, 4, [3,4,23,3], pretrained, kwargs, reduction=None)
-def xse_resnext18 (pretrained:bool=False, **kwargs): "SE-XResNeXt-18."; return _build('xse_resnext18', SEResNeXtBlock, 1, [2,2,2,2], pretrained, kwargs)
-def xse_resnext34 (pretrained:bool=False, **kwargs): "SE-XResNeXt-34."; return _build('xse_resnext34', SEResNeXtBlock, 1, [3,4,6,3], pretrained, kwargs)
-def xse_resnext50 (pretrained:bool=False, **kwargs): "SE-XResNeXt-50."; return _build('xse_resnext50', SEResNeXtBlock, 4, [3,4,6,3], pretrained, kwargs)
-def xse_resnext101(pretrained:bool=False, **kwargs): "SE-XResNeXt-101."; return _build('xse_resnext101', SEResNeXtBlock, 4, [3,4,23,3], pretrained, kwargs)
-def xsenet154(pretrained:bool=False, **kwargs):
+def xse_resnet18 (n_out:int=1000, pretrained:bool=False, **kwargs): "XResNet-18 with squeeze-excitation."; return _build('xse_resnet18', SEBlock, 1, [2,2,2,2], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnet34 (n_out:int=1000, pretrained:bool=False, **kwargs): "XResNet-34 with squeeze-excitation."; return _build('xse_resnet34', SEBlock, 1, [3,4,6,3], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnet50 (n_out:int=1000, pretrained:bool=False, **kwargs): "XResNet-50 with squeeze-excitation."; return _build('xse_resnet50', SEBlock, 4, [3,4,6,3], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnet101(n_out:int=1000, pretrained:bool=False, **kwargs): "XResNet-101 with squeeze-excitation."; return _build('xse_resnet101', SEBlock, 4, [3,4,23,3], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnet152(n_out:int=1000, pretrained:bool=False, **kwargs): "XResNet-152 with squeeze-excitation."; return _build('xse_resnet152', SEBlock, 4, [3,8,36,3], pretrained, dict(kwargs, n_out=n_out))
+def xresnext18 (n_out:int=1000, pretrained:bool=False, **kwargs): "XResNeXt-18 (32 groups)."; return _build('xresnext18', SEResNeXtBlock, 1, [2,2,2,2], pretrained, kwargs, reduction=None)
+def xresnext34 (n_out:int=1000, pretrained:bool=False, **kwargs): "XResNeXt-34 (32 groups)."; return _build('xresnext34', SEResNeXtBlock, 1, [3,4,6,3], pretrained, kwargs, reduction=None)
+def xresnext50 (n_out:int=1000, pretrained:bool=False, **kwargs): "XResNeXt-50 (32 groups)."; return _build('xresnext50', SEResNeXtBlock, 4, [3,4,6,3], pretrained, kwargs, reduction=None)
+def xresnext101(n_out:int=1000, pretrained:bool=False, **kwargs): "XResNeXt-101 (32 groups)."; return _build('xresnext101', SEResNeXtBlock, 4, [3,4,23,3], pretrained, kwargs, reduction=None)
+def xse_resnext18 (n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-18."; return _build('xse_resnext18', SEResNeXtBlock, 1, [2,2,2,2], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnext34 (n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-34."; return _build('xse_resnext34', SEResNeXtBlock, 1, [3,4,6,3], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnext50 (n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-50."; return _build('xse_resnext50', SEResNeXtBlock, 4, [3,4,6,3], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnext101(n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-101."; return _build('xse_resnext101', SEResNeXtBlock, 4, [3,4,23,3], pretrained, dict(kwargs, n_out=n_out))
+def xsenet154(n_out:int=1000, pretrained:bool=False, **kwargs):
     "SENet-154: squeeze-excitation blocks with 64 groups."
-    return _build('xsenet154', SEBlock, 4, [3,8,36,3], pretrained, kwargs, groups=64, reduction=16, p=0.2)
+    return _build('xsenet154', SEBlock, 4, [3,8,36,3], pretrained, dict(kwargs, n_out=n_out), groups=64, reduction=16, p=0.2)
+
+# %% ../../../nbs/11a_vision.models.xresnet.ipynb #a2xse002
+def xse_resnext18_deep (n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-18 with two more stages."; return _build('xse_resnext18_deep', SEResNeXtBlock, 1, [2,2,2,2,1,1], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnext34_deep (n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-34 with two more stages."; return _build('xse_resnext34_deep', SEResNeXtBlock, 1, [3,4,6,3,1,1], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnext50_deep (n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-50 with two more stages."; return _build('xse_resnext50_deep', SEResNeXtBlock, 4, [3,4,6,3,1,1], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnext18_deeper(n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-18 over eight stages."; return _build('xse_resnext18_deeper', SEResNeXtBlock, 1, [2,2,1,1,1,1,1,1], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnext34_deeper(n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-34 over eight stages."; return _build('xse_resnext34_deeper', SEResNeXtBlock, 1, [3,4,4,2,2,1,1,1], pretrained, dict(kwargs, n_out=n_out))
+def xse_resnext50_deeper(n_out:int=1000, pretrained:bool=False, **kwargs): "SE-XResNeXt-50 over eight stages."; return _build('xse_resnext50_deeper', SEResNeXtBlock, 4, [3,4,4,2,2,1,1,1], pretrained, dict(kwargs, n_out=n_out))
