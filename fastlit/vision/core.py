@@ -447,6 +447,7 @@ class BBoxLabeler(ItemTransform):
 # %% ../../nbs/08_vision.core.ipynb #0203e466
 def ImageBlock(cls:type=PILImage) -> TransformBlock:
     "Images opened with `cls.create`, batched as floats in [0, 1]."
+    import fastlit.vision.data   # registers `show_batch`/`show_results` for images: the same grids whatever was imported
     return TransformBlock(type_tfms=cls.create, batch_tfms=IntToFloatTensor)
 
 def MaskBlock(codes=None) -> TransformBlock:  # the class names, one per index
