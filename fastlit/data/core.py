@@ -311,7 +311,7 @@ class DataLoaders(GetAttr):
         return cls(*[dl_type(d, bs=bs, **{k: v[i] for k, v in per.items()}) for i, d in enumerate(ds)], path=path, device=device)
 
     @classmethod
-    def from_dblock(cls, dblock:'DataBlock', source, path='.', bs:int=64, val_bs:int|None=None,
+    def from_dblock(cls, dblock, source, path='.', bs:int=64, val_bs:int|None=None,
                     shuffle:bool=True, device=None, **kwargs) -> 'DataLoaders':
         "The `DataLoaders` that `dblock` makes from `source`."
         return dblock.dataloaders(source, path=path, bs=bs, val_bs=val_bs, shuffle=shuffle, device=device, **kwargs)
