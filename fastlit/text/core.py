@@ -56,21 +56,19 @@ def rm_useless_spaces(t:str) -> str:
     return _re_space.sub(' ', t)
 
 # %% ../../nbs/40_text.core.ipynb #1f655a1b
+def _marked(space:str, word:str, tok:str) -> str:
+    "`word` lower-cased after its leading `space`, marked by `tok` when it is longer than one letter."
+    return f"{space}{tok + ' ' if len(word) > 1 else ''}{word.lower()}"
+
 _re_all_caps = re.compile(r'(\s|^)([A-Z]+[^a-z\s]*)(?=(\s|$))')
-def _all_caps(m):
-    tok = f'{TK_UP} ' if len(m.groups()[1]) > 1 else ''
-    return f"{m.groups()[0]}{tok}{m.groups()[1].lower()}"
 def replace_all_caps(t:str) -> str:
     "Replace a word in capitals by `xxup` and the word lower-cased."
-    return _re_all_caps.sub(_all_caps, t)
+    return _re_all_caps.sub(lambda m: _marked(m[1], m[2], TK_UP), t)
 
 _re_maj = re.compile(r'(\s|^)([A-Z][^A-Z\s]*)(?=(\s|$))')
-def _maj(m):
-    tok = f'{TK_MAJ} ' if len(m.groups()[1]) > 1 else ''
-    return f"{m.groups()[0]}{tok}{m.groups()[1].lower()}"
 def replace_maj(t:str) -> str:
     "Replace a capitalised word by `xxmaj` and the word lower-cased."
-    return _re_maj.sub(_maj, t)
+    return _re_maj.sub(lambda m: _marked(m[1], m[2], TK_MAJ), t)
 
 def lowercase(t:str, add_bos:bool=True, add_eos:bool=False) -> str:
     "Lower-case `t`, opening it with `xxbos` (and closing it with `xxeos` if `add_eos`)."
@@ -87,9 +85,7 @@ text_proc_rules = [fix_html, replace_rep, replace_wrep, spec_add_spaces, rm_usel
 _re_case = re.compile(r'(\s|^)(?:([A-Z]+[^a-z\s]*)|([A-Z][^A-Z\s]*))(?=(\s|$))')
 def _case(m):
     space, up, maj = m.groups()[:3]
-    w = ifnone(up, maj)
-    tok = ((f'{TK_UP} ' if up is not None else f'{TK_MAJ} ') if len(w) > 1 else '')
-    return f"{space}{tok}{w.lower()}"
+    return _marked(space, up, TK_UP) if up is not None else _marked(space, maj, TK_MAJ)
 def _replace_case(t:str) -> str:
     "`replace_all_caps` then `replace_maj`, in one pass."
     return _re_case.sub(_case, t)
