@@ -281,18 +281,24 @@ def _chunks(n:int, n_workers:int, chunksize=None) -> list:
     cs = chunksize or max(1, -(-n // (8*n_workers)))
     return [(s, min(s + cs, n)) for s in range(0, n, cs)]
 
+def _join_workers(manager, ps, timeout:float=10):
+    "Wait for the pool's manager thread, then for the workers `ps`."
+    # The manager thread reaps the workers too; until it ends, a worker it reaped can still look alive here.
+    if manager is not None: manager.join(timeout)
+    for p in ps: p.join(timeout)
+
 def _close_pool(ex, procs:dict, graceful:bool):
     "Shut the pool down; unless `graceful`, terminate its processes and wait for them."
     if graceful: ex.shutdown(wait=True); return
-    ps = list(procs.values())
+    manager, ps = ex._executor_manager_thread, list(procs.values())
     ex.shutdown(wait=False, cancel_futures=True)
     for p in ps:
         if p.is_alive(): p.terminate()
-    for p in ps: p.join(timeout=10)
+    _join_workers(manager, ps)
 
-def _died(procs:dict, chunks, progress, pids, items) -> TokenizationError:
+def _died(ex, procs:dict, chunks, progress, pids, items) -> TokenizationError:
     "The error for a worker that died: the text it was on, found from the shared progress arrays."
-    for p in procs.values(): p.join(timeout=1)
+    _join_workers(ex._executor_manager_thread, list(procs.values()))
     dead = {p.pid: p.exitcode for p in procs.values() if p.exitcode not in (None, 0)}
     killed = {pid for pid, c in dead.items() if c == -15}   # the pool terminates the others once one dies
     for k in sorted(range(len(chunks)), key=lambda k: (pids[k] in killed, -k)):
@@ -335,7 +341,7 @@ def parallel_tokenize(items,                 # texts (strings)
         futs = [ex.submit(_tok_chunk, k, s, items[s:e]) for k, (s, e) in enumerate(chunks)]
         for (s, _), fut in zip(chunks, futs):
             try: res = _unpack(fut.result())
-            except BrokenProcessPool as e: raise _died(procs, chunks, progress, pids, items) from e
+            except BrokenProcessPool as e: raise _died(ex, procs, chunks, progress, pids, items) from e
             yield from enumerate(res, s)
         graceful = True
     finally: _close_pool(ex, procs, graceful)
