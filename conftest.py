@@ -3,7 +3,8 @@
 Cells flagged with a `tst_flags` flag (`#| slow`, `#| cuda`) are skipped unless forced with
 `pytest --flags "slow cuda"`; cells marked `#| eval: false` never run; each notebook runs
 with its own folder as the working directory, in a fresh Python process of its own (so classes,
-patches and settings made by one notebook never leak into the next). A failure names the
+patches and settings made by one notebook never leak into the next), seeded with 0 (torch starts
+each process from a random seed, so without it a run could not be repeated). A failure names the
 notebook, the cell and its source, then shows the traceback.
 """
 import json, os, subprocess, sys
@@ -14,6 +15,12 @@ ROOT = Path(__file__).resolve().parent
 # Under `pytest -n N` each worker gets one thread for torch/BLAS: N workers on N cores, not N*N threads fighting.
 if os.environ.get('PYTEST_XDIST_WORKER'):
     for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(var, '1')
+
+
+def seed_everything(seed:int=0):
+    "Seed Python's, NumPy's and torch's random numbers, so that a notebook's run repeats exactly."
+    import random, numpy as np, torch
+    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
 
 
 def run_notebook(fn:Path, force_flags:set) -> dict:
@@ -31,6 +38,7 @@ def run_notebook(fn:Path, force_flags:set) -> dict:
     nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
     if str2bool(getattr(nb, 'frontmatter_', {}).get('skip_exec', False)): return dict(ok=True, skipped='skip_exec')
     shell = CaptureShell(fn)
+    seed_everything(0)
     with working_directory(fn.parent):
         for i, cell in enumerate(nb.cells):
             if cell.cell_type != 'code' or 'nbdev_export(' in cell.source: continue

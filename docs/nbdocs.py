@@ -136,6 +136,11 @@ def _fm(cell) -> dict:
     try: return _fm2dict(cell.source) or {}
     except Exception: return {}
 
+def _seed(seed: int) -> None:
+    "Seed Python's, NumPy's and torch's random numbers in this process, which the notebook's shell runs in."
+    import random, numpy as np, torch
+    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+
 def execute(src: Path, dst: Path, flags: set, extra_names: list[str] = ()) -> None:
     "Run notebook `src` like the test suite does, add `show_doc` cells, and write the executed notebook as JSON to `dst`."
     from execnb.shell import CaptureShell
@@ -153,6 +158,7 @@ def execute(src: Path, dst: Path, flags: set, extra_names: list[str] = ()) -> No
     with working_directory(src.parent):
         shell.run(_SETUP)
         if shell.exc: raise CellError(f'{src.name}: the docs build could not set up its shell: {shell.exc!r}')
+        _seed(0)   # as the tests do (conftest.py): the run repeats exactly
         for i, cell in enumerate(nb.cells):
             d = cell.directives_
             cell.idx = i
