@@ -504,9 +504,9 @@ class DiceMulti(Metric):
         elif len(self.inter) != n_cls:
             raise ValueError(f"{type(self).__name__}: this batch has {n_cls} classes in dimension {self.axis} of "
                              f"predictions, earlier batches had {len(self.inter)}.")
-        valid = (targ >= 0) & (targ < n_cls)               # targets outside the classes (an "ignore" label) count nowhere
+        valid = (targ >= 0) & (targ < n_cls)               # a target outside the classes (an "ignore" label): pixel left out
         self.inter.scatter_add_(0, pred, (pred == targ).long())
-        self.union.scatter_add_(0, pred, torch.ones_like(pred))
+        self.union.scatter_add_(0, pred, valid.long())     # the prediction counts only where the target does
         self.union.scatter_add_(0, targ.clamp(0, n_cls - 1), valid.long())
 
     def _per_class(self, inter:np.ndarray, union:np.ndarray) -> np.ndarray: return 2. * inter / union
