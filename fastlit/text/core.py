@@ -4,7 +4,7 @@
 
 # %% ../../nbs/40_text.core.ipynb #7a2c9e2a
 from __future__ import annotations
-import html, io, itertools, json, hashlib, os, re, warnings, pickle
+import functools, html, io, itertools, json, hashlib, os, re, sys, unicodedata, warnings, pickle
 import multiprocessing as mp
 from collections import Counter
 from operator import itemgetter
@@ -19,9 +19,10 @@ from ..transform import Transform
 __all__ = ['UNK', 'PAD', 'BOS', 'EOS', 'FLD', 'TK_REP', 'TK_WREP', 'TK_UP', 'TK_MAJ', 'text_spec_tok', 'text_proc_rules',
            'WordTokenizer', 'SubwordTokenizer', 'fn_counter_pkl', 'fn_lengths_pkl', 'fn_key_json', 'fix_html',
            'replace_rep', 'replace_wrep', 'spec_add_spaces', 'rm_useless_spaces', 'replace_all_caps', 'replace_maj',
-           'lowercase', 'replace_space', 'BaseTokenizer', 'SpacyTokenizer', 'HFWordTokenizer', 'SentencePieceTokenizer',
-           'TokenizeWithRules', 'tokenize1', 'TokenizationError', 'parallel_tokenize', 'tokenize_texts', 'tokenize_df',
-           'tokenize_csv', 'load_tokenized_csv', 'tokenize_folder', 'TitledStr', 'Tokenizer']
+           'lowercase', 'replace_space', 'BaseTokenizer', 'SpacyTokenizer', 'HFWordTokenizer', 'PunctWordTokenizer',
+           'SentencePieceTokenizer', 'TokenizeWithRules', 'tokenize1', 'TokenizationError', 'parallel_tokenize',
+           'tokenize_texts', 'tokenize_df', 'tokenize_csv', 'load_tokenized_csv', 'tokenize_folder', 'TitledStr',
+           'Tokenizer']
 
 # %% ../../nbs/40_text.core.ipynb #9f4d7872
 UNK, PAD, BOS, EOS, FLD, TK_REP, TK_WREP, TK_UP, TK_MAJ = "xxunk xxpad xxbos xxeos xxfld xxrep xxwrep xxup xxmaj".split()
@@ -141,7 +142,34 @@ class HFWordTokenizer:
     def __getstate__(self): return {**self.__dict__, '_tok': None}   # rebuilt in each worker
     def __repr__(self): return f"HFWordTokenizer(lang={self.lang!r}, pre={self.pre!r})"
 
-WordTokenizer = HFWordTokenizer
+# %% ../../nbs/40_text.core.ipynb #b07df8bf
+_ASCII_PUNCT = ((33, 47), (58, 64), (91, 96), (123, 126))     # BERT counts these as punctuation, like Unicode's P*
+_WHITE = '\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000'   # Unicode White_Space, as a class body
+
+def _ranges(cps) -> str:
+    "Sorted code points `cps` as the body of a regular-expression character class, consecutive ones as ranges."
+    runs = []
+    for c in cps:
+        if runs and runs[-1][1] == c - 1: runs[-1][1] = c
+        else: runs.append([c, c])
+    return ''.join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in runs)
+
+@functools.cache
+def _punct_split_re() -> re.Pattern:
+    "The regular expression of BERT's word split: each punctuation mark alone, other characters in runs between white space."
+    ascii_p = {c for a, b in _ASCII_PUNCT for c in range(a, b + 1)}
+    p = _ranges(sorted(ascii_p | {c for c in range(128, sys.maxunicode + 1) if unicodedata.category(chr(c))[0] == 'P'}))
+    return re.compile(f"[A-Za-z0-9]+(?![^{_WHITE}{p}])|[{p}]|[^{_WHITE}{p}]+")
+
+class PunctWordTokenizer:
+    "Split on white space and isolate each punctuation mark: BERT's pre-tokenizer, as one regular expression."
+    def __init__(self, lang:str='en'): self.lang = lang
+    def __call__(self, items):
+        findall = _punct_split_re().findall
+        for t in items: yield findall(t)
+    def __repr__(self): return f"PunctWordTokenizer(lang={self.lang!r})"
+
+WordTokenizer = PunctWordTokenizer
 
 # %% ../../nbs/40_text.core.ipynb #a4bedd2c
 def _sp_vocab_sz(texts, max_vocab_sz:int) -> int:
