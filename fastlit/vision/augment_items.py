@@ -161,8 +161,14 @@ class _ItemGeometry(RandTransform):
             self.do = False          # nothing with a size: nothing to move
 
 class _CropPadTfm(_ItemGeometry):
-    "Base of the transforms that crop (or pad) a region and resize it: `before_call` sets `cp_size`, `tl`, `resize_to`."
+    "Base of the transforms that crop (or pad) a region and resize it: `plan` sets `cp_size`, `tl`, `resize_to` for each item."
     pad_mode, mode, mode_mask, resize_to = PadMode.Zeros, Image.Resampling.BILINEAR, Image.Resampling.NEAREST, None
+    def before_call(self, b, split_idx:int):
+        super().before_call(b, split_idx)
+        if self.do: self.plan(*self.orig_sz, split_idx)
+    def plan(self, w:int, h:int, split_idx:int):
+        "Set the region to crop (`cp_size`, `tl`) and the size to resize it to (`resize_to`) for a `w` x `h` item."
+        raise NotImplementedError
     def encodes(self, x:Image.Image|TensorPoint): return self._crop(x)
     def _crop(self, x):
         "Crop/pad `x` as planned by `before_call` (masks resampled with `mode_mask`)."
@@ -182,10 +188,8 @@ class CropPad(_CropPadTfm):
         super().__init__(**kwargs)
         store_attr('size,pad_mode')
         self.size = sz
-    def before_call(self, b, split_idx:int):
-        super().before_call(b, split_idx)
-        if not self.do: return
-        (w, h), (cw, ch) = self.orig_sz, self.size
+    def plan(self, w:int, h:int, split_idx:int):
+        (cw, ch) = self.size
         self.cp_size, self.tl = self.size, ((w - cw) // 2, (h - ch) // 2)
 
 # %% ../../nbs/08a_vision.augment_items.ipynb #31c01929
@@ -197,10 +201,8 @@ class RandomCrop(_CropPadTfm):
         super().__init__(**kwargs)
         store_attr('size')
         self.size = sz
-    def before_call(self, b, split_idx:int):
-        super().before_call(b, split_idx)
-        if not self.do: return
-        (w, h), (cw, ch) = self.orig_sz, self.size
+    def plan(self, w:int, h:int, split_idx:int):
+        (cw, ch) = self.size
         if split_idx == 0: self.tl = (random.randint(min(0, w - cw), max(0, w - cw)), random.randint(min(0, h - ch), max(0, h - ch)))
         else: self.tl = ((w - cw) // 2, (h - ch) // 2)
         self.cp_size = self.size
@@ -222,11 +224,8 @@ class Resize(_CropPadTfm):
         store_attr('size,method,pad_mode')
         self.size, (self.mode, self.mode_mask) = sz, resamples
 
-    def before_call(self, b, split_idx:int):
-        super().before_call(b, split_idx)
-        if not self.do: return
-        (w, h), (tw, th) = self.orig_sz, self.size
-        self.resize_to = self.size
+    def plan(self, w:int, h:int, split_idx:int):
+        (tw, th), self.resize_to = self.size, self.size
         if self.method == ResizeMethod.Squish:
             self.cp_size, self.tl = (w, h), (0, 0)
             return
@@ -248,10 +247,7 @@ class RatioResize(_CropPadTfm):
         super().__init__(**kwargs)
         self.max_sz, self.resamples, (self.mode, self.mode_mask) = int(max_sz), resamples, resamples
 
-    def before_call(self, b, split_idx:int):
-        super().before_call(b, split_idx)
-        if not self.do: return
-        w, h = self.orig_sz
+    def plan(self, w:int, h:int, split_idx:int):
         nw, nh = (self.max_sz, h * self.max_sz / w) if w >= h else (w * self.max_sz / h, self.max_sz)
         self.cp_size, self.tl, self.resize_to = (w, h), (0, 0), (max(1, int(nw)), max(1, int(nh)))
 
@@ -294,11 +290,8 @@ class RandomResizedCrop(_CropPadTfm):
         store_attr('size,min_scale,ratio,val_xtra,max_scale')
         self.size, (self.mode, self.mode_mask) = sz, resamples
 
-    def before_call(self, b, split_idx:int):
-        super().before_call(b, split_idx)
-        if not self.do: return
-        (w, h), (tw, th) = self.orig_sz, self.size
-        self.resize_to = self.size
+    def plan(self, w:int, h:int, split_idx:int):
+        (tw, th), self.resize_to = self.size, self.size
         region = _random_region(w, h, self.min_scale, self.max_scale, self.ratio) if split_idx == 0 else None
         self.cp_size, self.tl = region or _centre_region(w, h, self.ratio)
         if split_idx != 0:
